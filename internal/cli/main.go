@@ -1,0 +1,75 @@
+// Package cli is berth's command line: a thin cobra shell over the library
+// packages. Each subcommand lives in its own file as NewCmdX(opts).
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/pkg/errdefs"
+)
+
+// RuntimeName is the program name under which berth acts as a runc-compatible OCI runtime.
+const RuntimeName = "berth-runtime"
+
+// Main runs the command line given in args (args[0] is the program name) and
+// returns the process exit code. It never exits itself, so it can be tested.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cmd *cobra.Command
+	name := "berth"
+	if len(args) > 0 && filepath.Base(args[0]) == RuntimeName {
+		name = RuntimeName
+		cmd = NewRuntimeCmd(name)
+	} else {
+		cmd = NewRootCmd()
+	}
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.SetIn(nil)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && err.Error() != "" {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	}
+	return errdefs.ExitCode(err)
+}
+
+// usageError marks errors in how a command was invoked; docker answers them with 125.
+func usageError(cmd *cobra.Command, err error) error {
+	return &errdefs.ExitError{Code: 125, Err: fmt.Errorf("%w\nSee '%s --help'", err, cmd.CommandPath())}
+}
+
+// exactArgs is cobra.ExactArgs with docker's wording and exit code.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError(cmd, fmt.Errorf("%q requires exactly %d argument(s), got %d", cmd.CommandPath(), n, len(args)))
+		}
+		return nil
+	}
+}
+
+// minArgs is cobra.MinimumNArgs with docker's wording and exit code.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageError(cmd, fmt.Errorf("%q requires at least %d argument(s), got %d", cmd.CommandPath(), n, len(args)))
+		}
+		return nil
+	}
+}
+
+// noArgs is cobra.NoArgs with docker's wording and exit code.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) != 0 {
+		return usageError(cmd, fmt.Errorf("%q accepts no arguments, got %q", cmd.CommandPath(), args))
+	}
+	return nil
+}
