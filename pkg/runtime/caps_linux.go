@@ -60,19 +60,15 @@ func (s *capSet) add(names []string, last int) {
 
 func (s capSet) has(c int) bool { return s[c/32]&(1<<(c%32)) != 0 }
 
-// applyCaps sets the five capability sets of the calling thread. The
-// caller execs from this thread next, so the new program inherits them.
-func applyCaps(caps *specs.LinuxCapabilities) error {
+// dropBounding removes from the bounding set what caps.Bounding lacks;
+// it needs CAP_SETPCAP, so it runs before the switch to the process's user.
+func dropBounding(caps *specs.LinuxCapabilities) error {
 	if caps == nil {
 		caps = &specs.LinuxCapabilities{}
 	}
 	last := lastCap()
-	var bounding, effective, permitted, inheritable, ambient capSet
+	var bounding capSet
 	bounding.add(caps.Bounding, last)
-	effective.add(caps.Effective, last)
-	permitted.add(caps.Permitted, last)
-	inheritable.add(caps.Inheritable, last)
-	ambient.add(caps.Ambient, last)
 	for c := 0; c <= last; c++ {
 		if !bounding.has(c) {
 			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
@@ -80,6 +76,22 @@ func applyCaps(caps *specs.LinuxCapabilities) error {
 			}
 		}
 	}
+	return nil
+}
+
+// applyCaps sets the effective, permitted, inheritable and ambient sets of
+// the calling thread. The caller execs from this thread next, so the new
+// program inherits them.
+func applyCaps(caps *specs.LinuxCapabilities) error {
+	if caps == nil {
+		caps = &specs.LinuxCapabilities{}
+	}
+	last := lastCap()
+	var effective, permitted, inheritable, ambient capSet
+	effective.add(caps.Effective, last)
+	permitted.add(caps.Permitted, last)
+	inheritable.add(caps.Inheritable, last)
+	ambient.add(caps.Ambient, last)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{}
 	for i := 0; i < 2; i++ {

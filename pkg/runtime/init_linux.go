@@ -39,7 +39,10 @@ func ChildMain() {
 	}
 	conn := newSyncConn(os.NewFile(uintptr(fd), "sync"))
 	err = childMain(mode, conn)
-	conn.send(&syncMsg{Type: msgError, Msg: err.Error()})
+	if conn.send(&syncMsg{Type: msgError, Msg: err.Error()}) != nil {
+		// The parent is gone (the init failed after create returned): stderr is all we have.
+		fmt.Fprintf(os.Stderr, "berth-runtime %s: %v\n", mode, err)
+	}
 	os.Exit(1)
 }
 
@@ -138,10 +141,15 @@ func initMain(cfg *initConfig, conn *syncConn, console, fifo, preserve int) erro
 			return err
 		}
 	}
+	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+		return err
+	}
 	if err := finishRootfs(spec, cfg.UserNS); err != nil {
 		return err
 	}
-	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+	// Limits, cwd and the program are checked now, so create fails on them.
+	argv0, err := prepareProcess(cfg.Process)
+	if err != nil {
 		return err
 	}
 	if err := conn.send(&syncMsg{Type: msgReady}); err != nil {
@@ -166,7 +174,7 @@ func initMain(cfg *initConfig, conn *syncConn, console, fifo, preserve int) erro
 			return err
 		}
 	}
-	return finalize(cfg.Process, spec.Linux.Seccomp, preserve)
+	return finalize(cfg.Process, argv0, spec.Linux.Seccomp, preserve)
 }
 
 func initState(cfg *initConfig, st specs.ContainerState) *specs.State {
@@ -184,7 +192,11 @@ func execMain(cfg *initConfig, conn *syncConn, console, preserve int) error {
 			return err
 		}
 	}
-	return finalize(cfg.Process, cfg.Seccomp, preserve)
+	argv0, err := prepareProcess(cfg.Process)
+	if err != nil {
+		return err
+	}
+	return finalize(cfg.Process, argv0, cfg.Seccomp, preserve)
 }
 
 var rlimitNames = map[string]int{
@@ -196,32 +208,34 @@ var rlimitNames = map[string]int{
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
-// finalize turns the calling thread into the container process: limits,
-// credentials, capabilities, seccomp, then execve.
-func finalize(p *specs.Process, seccomp *specs.LinuxSeccomp, preserve int) error {
+// prepareProcess applies the process's limits and cwd and finds its
+// program; it returns the path to exec.
+func prepareProcess(p *specs.Process) (string, error) {
 	for _, rl := range p.Rlimits {
 		lim := syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		if err := syscall.Setrlimit(rlimitNames[rl.Type], &lim); err != nil {
-			return fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+			return "", fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
 	if p.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("process.oomScoreAdj: %w", err)
+			return "", fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
+		return "", fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
 	}
 	// A cwd reached through a leaked fd lies outside the root, and getcwd
 	// says so (CVE-2024-21626).
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("process.cwd %q is outside the container root", p.Cwd)
+		return "", fmt.Errorf("process.cwd %q is outside the container root", p.Cwd)
 	}
-	argv0, err := lookPath(p)
-	if err != nil {
-		return err
-	}
+	return lookPath(p)
+}
+
+// finalize turns the calling thread into the container process:
+// credentials, capabilities, seccomp, then execve.
+func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, preserve int) error {
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
@@ -229,6 +243,9 @@ func finalize(p *specs.Process, seccomp *specs.LinuxSeccomp, preserve int) error
 	} else if err := installSeccomp(seccomp); err != nil {
 		// Without no_new_privs loading needs CAP_SYS_ADMIN, which we drop below.
 		return fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if err := dropBounding(p.Capabilities); err != nil {
+		return fmt.Errorf("process.capabilities.bounding: %w", err)
 	}
 	if err := setUser(p); err != nil {
 		return err
