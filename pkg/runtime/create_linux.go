@@ -32,6 +32,8 @@ type CreateOptions struct {
 	NoNewKeyring bool
 	// PreserveFDs passes the caller's fds 3 .. 3+N-1 to the container.
 	PreserveFDs int
+	// ExtraFiles, when set, are passed instead as fds 3, 4, ... (library callers).
+	ExtraFiles []*os.File
 	// Stdin, Stdout and Stderr become the container's stdio (nil: /dev/null).
 	Stdin, Stdout, Stderr *os.File
 }
@@ -122,6 +124,11 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, nil, fmt.Errorf("creating %s: %w", fifoPath, err)
 	}
+	// The init may run as an unmapped user: it must be able to open the
+	// fifo for writing (through its fd, never by path).
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, nil, err
+	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, err
@@ -135,9 +142,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	c.mode = "init"
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
-	for i := 0; i < opts.PreserveFDs; i++ {
-		c.preserve = append(c.preserve, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
-	}
+	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
 	if opts.ConsoleSocket != "" {
 		con, err := dialConsole(opts.ConsoleSocket)
 		if err != nil {
@@ -347,4 +352,16 @@ func userName(uid int) (string, error) {
 		return "root", nil
 	}
 	return "", exec.ErrNotFound
+}
+
+// preserved are the files a container or exec'd process gets from fd 3 on.
+func preserved(n int, extra []*os.File) []*os.File {
+	if len(extra) > 0 {
+		return extra
+	}
+	var out []*os.File
+	for i := 0; i < n; i++ {
+		out = append(out, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	return out
 }

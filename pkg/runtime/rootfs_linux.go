@@ -30,6 +30,9 @@ func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 		return -1, fmt.Errorf("setting propagation of /: %w", err)
 	}
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, unix.EACCES) && cfg.UserNS {
+			return -1, fmt.Errorf("root.path %s is not reachable by the user namespace's root: make its parent directories searchable (o+x): %w", cfg.Rootfs, err)
+		}
 		return -1, fmt.Errorf("bind-mounting the rootfs onto itself: %w", err)
 	}
 	root, err := unix.Open(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

@@ -96,6 +96,8 @@ type ExecOptions struct {
 	ConsoleSocket string
 	// PreserveFDs passes the caller's fds 3 .. 3+N-1 on.
 	PreserveFDs int
+	// ExtraFiles, when set, are passed instead as fds 3, 4, ... (library callers).
+	ExtraFiles []*os.File
 	// Stdin, Stdout and Stderr are the process's stdio (nil: /dev/null).
 	Stdin, Stdout, Stderr *os.File
 }
@@ -139,9 +141,7 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 	}
 	c.mode = "exec"
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
-	for i := 0; i < opts.PreserveFDs; i++ {
-		c.preserve = append(c.preserve, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
-	}
+	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
 	if opts.ConsoleSocket != "" {
 		con, err := dialConsole(opts.ConsoleSocket)
 		if err != nil {

@@ -112,6 +112,11 @@ func (c *child) start() (*started, error) {
 	}
 	// The memfd must sit at exeFD in the child; exec.Cmd resolves Path in
 	// the child after it has arranged ExtraFiles, so the number holds.
+	if c.cloneflags&unix.CLONE_NEWUSER != 0 {
+		// The child keeps our (unmapped) ids until it switches to the
+		// namespace's root; only then does execve give it capabilities there.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdio[0], c.stdio[1], c.stdio[2]
 	if err := cmd.Start(); err != nil {
 		parent.Close()
