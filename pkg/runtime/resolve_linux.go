@@ -54,6 +54,13 @@ func (e *pathError) Unwrap() error { return e.err }
 // mkdirAllInRoot makes p (a directory, or an empty file when file is
 // true) inside root with its missing parents and returns an O_PATH fd of it.
 func mkdirAllInRoot(root int, p string, file bool, noSymlinks bool) (int, error) {
+	return mkdirAllHops(root, p, file, noSymlinks, 0)
+}
+
+func mkdirAllHops(root int, p string, file bool, noSymlinks bool, hops int) (int, error) {
+	if hops > 40 {
+		return -1, &pathError{"resolve", p, unix.ELOOP}
+	}
 	fd, err := openInRoot(root, p, unix.O_PATH, noSymlinks)
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, err
@@ -87,6 +94,19 @@ func mkdirAllInRoot(root int, p string, file bool, noSymlinks bool) (int, error)
 				return -1, &pathError{"mkdir", "/" + prefix, merr}
 			}
 			next, err = openInRoot(root, prefix, unix.O_PATH, noSymlinks)
+			if errors.Is(err, unix.ENOENT) && !noSymlinks {
+				// A dangling symlink: create what it points to, still inside the root.
+				buf := make([]byte, 4096)
+				if n, rerr := unix.Readlinkat(cur, name, buf); rerr == nil {
+					target := string(buf[:n])
+					if !strings.HasPrefix(target, "/") {
+						target = "/" + strings.Join(parts[:i], "/") + "/" + target
+					}
+					rest := strings.Join(parts[i+1:], "/")
+					unix.Close(cur)
+					return mkdirAllHops(root, target+"/"+rest, file, noSymlinks, hops+1)
+				}
+			}
 		}
 		unix.Close(cur)
 		if err != nil {
