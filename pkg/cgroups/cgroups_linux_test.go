@@ -119,7 +119,7 @@ func TestSetAndApplyOnHost(t *testing.T) {
 	if st.Memory.Usage.Limit != 64<<20 {
 		t.Errorf("memory stats = %+v", st.Memory.Usage)
 	}
-	if st.Pids.Current != 1 || st.Pids.Limit != 32 {
+	if st.Pids.Current < 1 || st.Pids.Limit != 32 { // pids.current counts threads
 		t.Errorf("pids stats = %+v", st.Pids)
 	}
 	if !slices.Contains(st.CPUSet.CPUs, 0) {
