@@ -167,3 +167,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func strconvItoa(i int) string { return fmt.Sprint(i) }
+
+func timeAfter(sec int) time.Time { return time.Now().Add(time.Duration(sec) * time.Second) }
