@@ -239,6 +239,10 @@ func TestFreezeThawSignalDestroy(t *testing.T) {
 		t.Fatalf("removing a busy cgroup: %v, want EBUSY", err)
 	}
 
+	// Killing a paused container thaws it so that the kill lands.
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

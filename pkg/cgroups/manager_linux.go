@@ -425,7 +425,9 @@ func (m *manager) Signal(sig syscall.Signal) error {
 			}
 		}
 	}
-	if froze {
+	// A frozen task acts on SIGKILL only once thawed: a paused container
+	// being killed is thawed so that it dies; other signals wait for resume.
+	if froze || (wasFrozen && sig == unix.SIGKILL) {
 		if terr := m.Thaw(); terr != nil && err == nil {
 			err = terr
 		}
