@@ -402,8 +402,10 @@ func (m *manager) Pids() ([]int, error) {
 }
 
 // Signal implements Manager. Processes are frozen while they are signalled
-// so that none can fork a child that escapes the signal; SIGKILL also goes
-// through cgroup.kill where the kernel has it (v2, Linux 5.14).
+// so that none can fork a child that escapes the signal. SIGKILL goes
+// through cgroup.kill where the kernel has it (v2, Linux 5.14), and
+// otherwise kills round after round until no process is left that was not
+// killed, which needs no freezing (freezing costs milliseconds on v1).
 func (m *manager) Signal(sig syscall.Signal) error {
 	if sig == unix.SIGKILL {
 		if d := m.v2dir(); d != "" && m.lay.mode == Unified {
@@ -413,6 +415,11 @@ func (m *manager) Signal(sig syscall.Signal) error {
 		}
 	}
 	wasFrozen, ferr := m.Frozen()
+	if sig == unix.SIGKILL && ferr == nil && !wasFrozen {
+		if done, err := m.killLoop(); done || err != nil {
+			return err
+		}
+	}
 	froze := false
 	if ferr == nil && !wasFrozen {
 		froze = m.Freeze() == nil
@@ -433,4 +440,34 @@ func (m *manager) Signal(sig syscall.Signal) error {
 		}
 	}
 	return err
+}
+
+// killLoop SIGKILLs every process of the cgroup, listing again until a
+// round finds no process it has not killed: a killed process forks no more,
+// so only children forked before their parent died can appear, and the
+// next round gets them. It gives up (done false) after a bound, for the
+// caller to fall back on freezing.
+func (m *manager) killLoop() (done bool, err error) {
+	killed := map[int]bool{}
+	for range 100 {
+		pids, err := m.Pids()
+		if err != nil {
+			return false, err
+		}
+		fresh := false
+		for _, pid := range pids {
+			if killed[pid] {
+				continue
+			}
+			fresh = true
+			killed[pid] = true
+			if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+				return false, fmt.Errorf("killing pid %d: %w", pid, err)
+			}
+		}
+		if !fresh {
+			return true, nil
+		}
+	}
+	return false, nil
 }
