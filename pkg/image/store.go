@@ -77,6 +77,9 @@ type record struct {
 	Index  digest.Digest `json:"index,omitempty"`
 	Layers []Layer       `json:"layers"`
 	Added  time.Time     `json:"added"`
+	// Sources are the repositories (canonical) it was pulled from or
+	// pushed to: push offers their blobs for cross-repository mounts.
+	Sources []string `json:"sources,omitempty"`
 }
 
 // Store is the image store under berth's root.
@@ -394,7 +397,10 @@ func (s *Store) commitImage(ctx context.Context, r *record, names []string) (*Im
 			old = nil
 		}
 		if old != nil {
+			old.Sources = mergeSources(old.Sources, r.Sources)
 			r = old
+		} else {
+			r.Sources = mergeSources(r.Sources, nil)
 		}
 	}
 	if r.Added.IsZero() {
@@ -445,3 +451,33 @@ func toHash(d digest.Digest) v1.Hash {
 }
 
 func fromHash(h v1.Hash) digest.Digest { return digest.Digest(h.String()) }
+
+func mergeSources(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range append(append([]string{}, a...), b...) {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	if len(out) > 8 {
+		out = out[len(out)-8:]
+	}
+	return out
+}
+
+// addSource records that image id's blobs are in repository repo.
+func (s *Store) addSource(id digest.Digest, repo string) error {
+	r, err := s.readRecord(id)
+	if err != nil {
+		return err
+	}
+	r.Sources = mergeSources(r.Sources, []string{repo})
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	p, _ := s.recordPath(id)
+	return snapshot.WriteFileAtomic(p, b, 0o600)
+}

@@ -184,46 +184,91 @@ func (s *Store) Dir(chain digest.Digest) (string, error) {
 // snapshot exists already, r is not read; when diffID is "", it is
 // computed (import).
 func (s *Store) Apply(ctx context.Context, parent, diffID digest.Digest, r io.Reader) (chain, gotDiffID digest.Digest, err error) {
-	alg := digest.SHA256
+	if parent != "" && !s.Has(parent) {
+		return "", "", fmt.Errorf("parent layer %s: %w", parent, errdefs.ErrNotFound)
+	}
 	if diffID != "" {
 		if err := content.Validate(diffID); err != nil {
 			return "", "", err
 		}
-		alg = diffID.Algorithm()
+		if s.Has(ChainID(parent, diffID)) {
+			return ChainID(parent, diffID), diffID, nil
+		}
 	}
-	if parent != "" && !s.Has(parent) {
-		return "", "", fmt.Errorf("parent layer %s: %w", parent, errdefs.ErrNotFound)
-	}
-	if diffID != "" && s.Has(ChainID(parent, diffID)) {
-		return ChainID(parent, diffID), diffID, nil
-	}
-	tmp, err := os.MkdirTemp(s.tmpDir(), "apply-")
+	u, err := s.Unpack(ctx, diffID, r)
 	if err != nil {
 		return "", "", err
 	}
-	defer os.RemoveAll(tmp)
+	defer u.Close()
+	chain, err = u.Commit(parent)
+	return chain, u.DiffID, err
+}
+
+// Unpacked is a layer unpacked into the store's work area, not yet part of
+// a chain. Layers of one image unpack in parallel (an overlay layer does
+// not depend on the ones below it) and are committed bottom up.
+type Unpacked struct {
+	s      *Store
+	tmp    string
+	DiffID digest.Digest
+	Size   int64
+}
+
+// Unpack unpacks the uncompressed layer tar r (whose digest must be diffID
+// unless diffID is "") into the work area.
+func (s *Store) Unpack(ctx context.Context, diffID digest.Digest, r io.Reader) (*Unpacked, error) {
+	alg := digest.SHA256
+	if diffID != "" {
+		if err := content.Validate(diffID); err != nil {
+			return nil, err
+		}
+		alg = diffID.Algorithm()
+	}
+	tmp, err := os.MkdirTemp(s.tmpDir(), "apply-")
+	if err != nil {
+		return nil, err
+	}
+	u := &Unpacked{s: s, tmp: tmp}
 	fsDir := filepath.Join(tmp, "fs")
 	if err := os.Mkdir(fsDir, 0o755); err != nil {
-		return "", "", err
+		u.Close()
+		return nil, err
 	}
 	h := alg.Hash()
 	n, err := layer.Apply(ctx, fsDir, io.TeeReader(r, h), layer.ApplyOptions{MaxSize: s.MaxLayerSize})
 	if err != nil {
-		return "", "", fmt.Errorf("unpacking layer: %w", err)
+		u.Close()
+		return nil, fmt.Errorf("unpacking layer: %w", err)
 	}
 	got := digest.NewDigest(alg, h)
 	if diffID != "" && got != diffID {
-		return "", "", fmt.Errorf("layer diff ID mismatch: got %s, want %s: %w", got, diffID, errdefs.ErrInvalidArgument)
+		u.Close()
+		return nil, fmt.Errorf("layer diff ID mismatch: got %s, want %s: %w", got, diffID, errdefs.ErrInvalidArgument)
 	}
-	chain = ChainID(parent, got)
-	if s.Has(chain) {
-		return chain, got, nil
-	}
-	if err := s.commitDir(tmp, Info{ChainID: chain, Parent: parent, DiffID: got, Size: n}); err != nil {
-		return "", "", err
-	}
-	return chain, got, nil
+	u.DiffID, u.Size = got, n
+	return u, nil
 }
+
+// Commit makes the unpacked layer the committed snapshot on top of parent
+// and returns its chain ID. If that snapshot exists already, the unpacked
+// copy is dropped.
+func (u *Unpacked) Commit(parent digest.Digest) (digest.Digest, error) {
+	if parent != "" && !u.s.Has(parent) {
+		return "", fmt.Errorf("parent layer %s: %w", parent, errdefs.ErrNotFound)
+	}
+	chain := ChainID(parent, u.DiffID)
+	if u.s.Has(chain) {
+		return chain, nil
+	}
+	if err := u.s.commitDir(u.tmp, Info{ChainID: chain, Parent: parent, DiffID: u.DiffID, Size: u.Size}); err != nil {
+		return "", err
+	}
+	return chain, nil
+}
+
+// Close removes what is left of the unpacked layer (nothing after a
+// Commit that used it).
+func (u *Unpacked) Close() error { return os.RemoveAll(u.tmp) }
 
 // commitDir makes tmp (holding fs/) the committed snapshot info.ChainID.
 // Losing a race to another process that committed the same chain is fine.
