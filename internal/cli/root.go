@@ -51,6 +51,8 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 	root.AddCommand(
 		NewCmdVersion(opts),
 		NewRuntimeCmd("runtime"),
+		NewCmdImage(opts),
+		NewCmdImport(opts),
 	)
 	return root
 }
