@@ -95,8 +95,7 @@ func runConformance(t *testing.T, bin, addr string, extra ...string) (int, []str
 	cmd := exec.Command(bin)
 	cmd.Dir = results
 	cmd.Env = append(os.Environ(), conformanceEnv...)
-	cmd.Env = append(cmd.Env, "OCI_REGISTRY="+addr, "OCI_RESULTS_DIR="+results,
-)
+	cmd.Env = append(cmd.Env, "OCI_REGISTRY="+addr, "OCI_RESULTS_DIR="+results)
 	cmd.Env = append(cmd.Env, extra...)
 	out, _ := cmd.CombinedOutput() // exits 1 on failures; junit.xml tells which
 	b, err := os.ReadFile(filepath.Join(results, "junit.xml"))

@@ -18,20 +18,42 @@ type apiError struct {
 }
 
 // The spec's error codes, with the HTTP status each is answered with.
-func errBlobUnknown(msg string) apiError   { return apiError{http.StatusNotFound, "BLOB_UNKNOWN", msg, nil} }
-func errUploadInvalid(msg string) apiError { return apiError{http.StatusBadRequest, "BLOB_UPLOAD_INVALID", msg, nil} }
-func errUploadUnknown(msg string) apiError { return apiError{http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", msg, nil} }
-func errDigestInvalid(msg string) apiError { return apiError{http.StatusBadRequest, "DIGEST_INVALID", msg, nil} }
+func errBlobUnknown(msg string) apiError {
+	return apiError{http.StatusNotFound, "BLOB_UNKNOWN", msg, nil}
+}
+func errUploadInvalid(msg string) apiError {
+	return apiError{http.StatusBadRequest, "BLOB_UPLOAD_INVALID", msg, nil}
+}
+func errUploadUnknown(msg string) apiError {
+	return apiError{http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", msg, nil}
+}
+func errDigestInvalid(msg string) apiError {
+	return apiError{http.StatusBadRequest, "DIGEST_INVALID", msg, nil}
+}
 func errManifestBlobUnknown(msg string) apiError {
 	return apiError{http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN", msg, nil}
 }
-func errManifestInvalid(msg string) apiError { return apiError{http.StatusBadRequest, "MANIFEST_INVALID", msg, nil} }
-func errManifestUnknown(msg string) apiError { return apiError{http.StatusNotFound, "MANIFEST_UNKNOWN", msg, nil} }
-func errNameInvalid(msg string) apiError     { return apiError{http.StatusBadRequest, "NAME_INVALID", msg, nil} }
-func errNameUnknown(msg string) apiError     { return apiError{http.StatusNotFound, "NAME_UNKNOWN", msg, nil} }
-func errSizeInvalid(msg string) apiError     { return apiError{http.StatusBadRequest, "SIZE_INVALID", msg, nil} }
-func errUnauthorized(msg string) apiError    { return apiError{http.StatusUnauthorized, "UNAUTHORIZED", msg, nil} }
-func errUnsupported(msg string) apiError     { return apiError{http.StatusMethodNotAllowed, "UNSUPPORTED", msg, nil} }
+func errManifestInvalid(msg string) apiError {
+	return apiError{http.StatusBadRequest, "MANIFEST_INVALID", msg, nil}
+}
+func errManifestUnknown(msg string) apiError {
+	return apiError{http.StatusNotFound, "MANIFEST_UNKNOWN", msg, nil}
+}
+func errNameInvalid(msg string) apiError {
+	return apiError{http.StatusBadRequest, "NAME_INVALID", msg, nil}
+}
+func errNameUnknown(msg string) apiError {
+	return apiError{http.StatusNotFound, "NAME_UNKNOWN", msg, nil}
+}
+func errSizeInvalid(msg string) apiError {
+	return apiError{http.StatusBadRequest, "SIZE_INVALID", msg, nil}
+}
+func errUnauthorized(msg string) apiError {
+	return apiError{http.StatusUnauthorized, "UNAUTHORIZED", msg, nil}
+}
+func errUnsupported(msg string) apiError {
+	return apiError{http.StatusMethodNotAllowed, "UNSUPPORTED", msg, nil}
+}
 func errPagination(msg string) apiError {
 	return apiError{http.StatusBadRequest, "PAGINATION_NUMBER_INVALID", msg, nil}
 }

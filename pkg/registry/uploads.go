@@ -11,7 +11,9 @@ import (
 
 func uploadLocation(name, id string) string { return "/v2/" + name + "/blobs/uploads/" + id }
 
-func blobLocation(name string, d storage.Digest) string { return "/v2/" + name + "/blobs/" + d.String() }
+func blobLocation(name string, d storage.Digest) string {
+	return "/v2/" + name + "/blobs/" + d.String()
+}
 
 // contentLength is the request's declared body length, or -1.
 func contentLength(req *http.Request) int64 {

@@ -54,7 +54,9 @@ type Manifest struct {
 }
 
 // IsIndex reports whether m lists other manifests.
-func (m *Manifest) IsIndex() bool { return m.Manifests != nil || m.Config == nil && m.Layers == nil && isIndexType(m.MediaType) }
+func (m *Manifest) IsIndex() bool {
+	return m.Manifests != nil || m.Config == nil && m.Layers == nil && isIndexType(m.MediaType)
+}
 
 func isIndexType(mt string) bool { return mt == MediaTypeOCIIndex || mt == MediaTypeDockerList }
 

@@ -78,7 +78,9 @@ func (s *Store) blobPath(d Digest) string {
 	return filepath.Join(s.root, "blobs", d.Algorithm(), h[:2], h)
 }
 
-func (s *Store) repoDir(name string) string { return filepath.Join(s.root, "repos", filepath.FromSlash(name)) }
+func (s *Store) repoDir(name string) string {
+	return filepath.Join(s.root, "repos", filepath.FromSlash(name))
+}
 
 func (s *Store) blobLink(name string, d Digest) string {
 	return filepath.Join(s.repoDir(name), "_blobs", d.Algorithm(), d.Hex())
