@@ -53,6 +53,7 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewRuntimeCmd("runtime"),
 		NewCmdImage(opts),
 		NewCmdImport(opts),
+		NewCmdRegistry(opts),
 	)
 	return root
 }
