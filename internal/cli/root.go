@@ -51,6 +51,7 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 	root.AddCommand(
 		NewCmdVersion(opts),
 		NewRuntimeCmd("runtime"),
+		NewCmdNetwork(opts),
 	)
 	return root
 }

@@ -583,6 +583,10 @@ func (m *Manager) remove(ctx context.Context, n *Network) error {
 	// The lock file goes with the directory; a waiter on it finds the
 	// definition gone and gives up.
 	os.RemoveAll(filepath.Join(m.runDir, n.ID))
+	// With the last network goes the table (the manager lock keeps Create out).
+	if rest, err := m.List(ctx); err == nil && len(rest) == 0 {
+		return m.k.destroy()
+	}
 	return nil
 }
 
