@@ -54,6 +54,7 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdImage(opts),
 		NewCmdImport(opts),
 		NewCmdRegistry(opts),
+		NewCmdNetwork(opts),
 	)
 	return root
 }
