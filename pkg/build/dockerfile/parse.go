@@ -118,7 +118,7 @@ func (f *File) errorAt(err error, line int) error {
 	var ue *instructions.UnknownInstructionError
 	if errors.As(err, &ue) {
 		err = fmt.Errorf("unknown instruction: %s", strings.ToUpper(ue.Instruction))
-	} else {
+	} else if strings.HasPrefix(err.Error(), "dockerfile parse error") {
 		err = errors.New(innermost(err))
 	}
 	return &SyntaxError{File: f.Name, Line: line, Text: f.Line(line), Err: err}
