@@ -69,8 +69,10 @@ type Options struct {
 type Result struct {
 	// ID is the image ID (config digest).
 	ID digest.Digest
-	// Steps counts executed instructions, Cached those answered by the cache.
-	Steps, Cached int
+	// Steps counts the instructions of the stages built, Cached those the
+	// cache answered, Built those that did their work (a fully cached
+	// rebuild has Built == 0; FROM and ARG are neither).
+	Steps, Cached, Built int
 	// Warnings are the Dockerfile parser's warnings.
 	Warnings []string
 }

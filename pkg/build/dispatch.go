@@ -85,6 +85,7 @@ func (r *run) meta(st *state, header string, keyParts []string, createdBy string
 		return nil
 	}
 	fmt.Fprintln(r.out, header)
+	r.res.Built++
 	if err := apply(); err != nil {
 		return err
 	}

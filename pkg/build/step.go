@@ -81,6 +81,7 @@ func (r *run) layerStep(ctx context.Context, st *state, key digest.Digest, heade
 		return nil
 	}
 	fmt.Fprintln(r.out, header)
+	r.res.Built++
 	l, err := r.fsStep(ctx, st, func(t *fscopy.Tree) (bool, error) { return true, fn(t) })
 	if err != nil {
 		return err
