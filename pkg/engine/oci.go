@@ -162,6 +162,9 @@ func (r *RuncCLI) Kill(ctx context.Context, id string, sig syscall.Signal, all b
 
 // Delete implements Runtime.
 func (r *RuncCLI) Delete(ctx context.Context, id string, force bool) error {
+	if _, err := os.Stat(filepath.Join(r.Root, id)); errors.Is(err, os.ErrNotExist) {
+		return nil // nothing to delete: spare a runtime invocation
+	}
 	args := []string{"delete"}
 	if force {
 		args = append(args, "--force")

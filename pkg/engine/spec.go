@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -110,15 +111,21 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 			return nil, fmt.Errorf("invalid --security-opt %q: %w", opt, errdefs.ErrInvalidArgument)
 		}
 	}
-	// /etc files the engine generates for each container.
+	// /etc files the engine generates for each container, then the user's
+	// mounts, parents before children (a volume on /etc must not hide /etc/hosts).
+	var extra []specs.Mount
 	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
 		if hasMount(in.mounts, "/etc/"+name) {
 			continue
 		}
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind",
+		extra = append(extra, specs.Mount{Destination: "/etc/" + name, Type: "bind",
 			Source: filepath.Join(in.etcDir, name), Options: []string{"rbind", "rprivate"}})
 	}
-	s.Mounts = append(s.Mounts, in.mounts...)
+	extra = append(extra, in.mounts...)
+	sort.SliceStable(extra, func(i, j int) bool {
+		return strings.Count(filepath.Clean(extra[i].Destination), "/") < strings.Count(filepath.Clean(extra[j].Destination), "/")
+	})
+	s.Mounts = append(s.Mounts, extra...)
 	if err := applyResources(s, c.HostConfig); err != nil {
 		return nil, err
 	}

@@ -17,7 +17,10 @@ func FillIfEmpty(src, dst string) error {
 	if err != nil || len(ents) > 0 {
 		return err
 	}
-	st, err := os.Lstat(src)
+	// src may be a /proc/self/fd magic link to a directory opened inside
+	// the rootfs: follow it once here, never below.
+	src += "/."
+	st, err := os.Stat(src)
 	if err != nil || !st.IsDir() {
 		return nil // nothing to copy from
 	}
