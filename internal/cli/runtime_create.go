@@ -8,14 +8,14 @@ import (
 	"github.com/berth/berth/pkg/runtime"
 )
 
-// createFlags are the flags create and run share.
-type createFlags struct {
+// runtimeCreateFlags are the flags create and run share.
+type runtimeCreateFlags struct {
 	bundle, pidFile, consoleSocket string
 	noPivot, noNewKeyring          bool
 	preserveFDs                    int
 }
 
-func (c *createFlags) add(cmd *cobra.Command) {
+func (c *runtimeCreateFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVarP(&c.bundle, "bundle", "b", ".", "path to the root of the bundle directory")
 	f.StringVar(&c.pidFile, "pid-file", "", "file to write the container init's pid to")
@@ -25,7 +25,7 @@ func (c *createFlags) add(cmd *cobra.Command) {
 	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "pass N additional file descriptors (from 3) to the container")
 }
 
-func (c *createFlags) options() *runtime.CreateOptions {
+func (c *runtimeCreateFlags) options() *runtime.CreateOptions {
 	return &runtime.CreateOptions{
 		Bundle: c.bundle, PidFile: c.pidFile, ConsoleSocket: c.consoleSocket,
 		NoPivot: c.noPivot, NoNewKeyring: c.noNewKeyring, PreserveFDs: c.preserveFDs,
@@ -35,7 +35,7 @@ func (c *createFlags) options() *runtime.CreateOptions {
 
 // NewCmdRuntimeCreate is `create`: set a container up, its init waiting for start.
 func NewCmdRuntimeCreate(ropts *RuntimeOptions) *cobra.Command {
-	var cf createFlags
+	var cf runtimeCreateFlags
 	cmd := &cobra.Command{
 		Use:   "create [flags] CONTAINER",
 		Short: "Create a container (its process waits for `start`)",

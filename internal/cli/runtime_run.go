@@ -8,7 +8,7 @@ import (
 
 // NewCmdRuntimeRun is `run`: create and start, and wait unless detached.
 func NewCmdRuntimeRun(ropts *RuntimeOptions) *cobra.Command {
-	var cf createFlags
+	var cf runtimeCreateFlags
 	var detach bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] CONTAINER",
