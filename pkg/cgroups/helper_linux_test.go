@@ -130,7 +130,7 @@ func (h *helper) run(t *testing.T) (error, string) {
 func (h *helper) pid() int { return h.cmd.Process.Pid }
 
 // uniquePath returns an absolute cgroup path no other test run uses.
-func uniquePath(t *testing.T) string {
+func uniquePath(t testing.TB) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return "/berth-test-" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-") + "-" + hex.EncodeToString(b)
