@@ -175,10 +175,12 @@ func (m *manager) create() (created []string, err error) {
 			}
 			if made {
 				created = append(created, next)
-				if !isV2 && contains(e.h.controllers, "cpuset") {
-					if err := initCpuset(cur, next); err != nil {
-						return created, err
-					}
+			}
+			// Also for existing levels: a parent made by another tool may
+			// have been left with an empty cpuset.
+			if !isV2 && contains(e.h.controllers, "cpuset") {
+				if err := initCpuset(cur, next); err != nil {
+					return created, err
 				}
 			}
 			cur = next
