@@ -92,7 +92,7 @@ func (m *manager) NotifyOOM(ctx context.Context) (<-chan uint64, error) {
 			}
 			cur, err := m.OOMKillCount()
 			if err != nil {
-				return
+				continue // gone is caught above; anything else may pass
 			}
 			if cur > last {
 				last = cur

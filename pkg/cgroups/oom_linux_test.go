@@ -30,8 +30,8 @@ func TestNotifyOOMOnHost(t *testing.T) {
 	}
 	h.release(t)
 	select {
-	case n := <-ch:
-		if n < 1 {
+	case n, ok := <-ch:
+		if !ok || n < 1 {
 			t.Fatalf("notified count %d", n)
 		}
 	case <-time.After(60 * time.Second):
@@ -55,8 +55,8 @@ func TestNotifyOOMV2Fake(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case n := <-ch:
-		if n != 1 {
+	case n, ok := <-ch:
+		if !ok || n != 1 {
 			t.Fatalf("notified count %d, want 1", n)
 		}
 	case <-time.After(30 * time.Second):
