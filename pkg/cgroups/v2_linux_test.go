@@ -269,3 +269,14 @@ func TestV2ControllerNotDelegated(t *testing.T) {
 		t.Fatalf("Set: %v", err)
 	}
 }
+
+func TestPathOverControlFile(t *testing.T) {
+	l, _ := fakeV2(t, nil)
+	m := newManager(l, "/berth/cgroup.controllers2")
+	if err := os.WriteFile(filepath.Join(l.v2.mountpoint, "berth", "cgroup.controllers2"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(-1); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("Apply over a file: %v", err)
+	}
+}
