@@ -3,8 +3,10 @@ module github.com/berth/berth
 go 1.26.8
 
 require (
+	github.com/moby/profiles/seccomp v0.3.0
 	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/spf13/cobra v1.10.2
+	golang.org/x/sys v0.50.0
 )
 
 require (
