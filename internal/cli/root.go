@@ -53,6 +53,12 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewRuntimeCmd("runtime"),
 		NewCmdImage(opts),
 		NewCmdImport(opts),
+		NewCmdPull(opts),
+		NewCmdPush(opts),
+		NewCmdImages(opts),
+		NewCmdTag(opts),
+		NewCmdRmi(opts),
+		NewCmdHistory(opts),
 	)
 	return root
 }
