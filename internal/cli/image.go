@@ -19,7 +19,7 @@ func NewCmdImage(opts *Options) *cobra.Command {
 	rm := NewCmdRmi(opts)
 	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	cmd.AddCommand(ls, rm, NewCmdImageInspect(opts), NewCmdPull(opts), NewCmdPush(opts),
-		NewCmdTag(opts), NewCmdHistory(opts), NewCmdImport(opts))
+		NewCmdTag(opts), NewCmdHistory(opts), NewCmdImport(opts), NewCmdSave(opts), NewCmdLoad(opts))
 	return cmd
 }
 

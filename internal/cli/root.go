@@ -59,6 +59,8 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdTag(opts),
 		NewCmdRmi(opts),
 		NewCmdHistory(opts),
+		NewCmdSave(opts),
+		NewCmdLoad(opts),
 	)
 	return root
 }
