@@ -18,7 +18,7 @@ func NewCmdImage(opts *Options) *cobra.Command {
 	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
 	rm := NewCmdRmi(opts)
 	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
-	cmd.AddCommand(ls, rm, NewCmdImageInspect(opts), NewCmdPull(opts), NewCmdPush(opts),
+	cmd.AddCommand(ls, rm, NewCmdImageInspect(opts), NewCmdImagePrune(opts), NewCmdPull(opts), NewCmdPush(opts),
 		NewCmdTag(opts), NewCmdHistory(opts), NewCmdImport(opts), NewCmdSave(opts), NewCmdLoad(opts))
 	return cmd
 }

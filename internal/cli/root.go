@@ -61,6 +61,9 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdHistory(opts),
 		NewCmdSave(opts),
 		NewCmdLoad(opts),
+		NewCmdLogin(opts),
+		NewCmdLogout(opts),
+		NewCmdSystem(opts),
 	)
 	return root
 }
