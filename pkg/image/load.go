@@ -143,6 +143,9 @@ func (a *archive) blob(cs *content.Store, d digest.Digest, max int64) ([]byte, e
 }
 
 func (s *Store) loadOCI(ctx context.Context, a *archive, opts RemoteOptions) ([]LoadResult, error) {
+	if kind, err := docKind(a.meta["index.json"], string(types.OCIImageIndex)); err != nil || !kind.IsIndex() {
+		return nil, fmt.Errorf("index.json: %w: not an image index (%v)", errdefs.ErrInvalidArgument, err)
+	}
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(a.meta["index.json"], &idx); err != nil {
 		return nil, fmt.Errorf("index.json: %w: %v", errdefs.ErrInvalidArgument, err)
