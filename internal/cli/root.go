@@ -68,6 +68,17 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdWait(opts),
 		NewCmdInspect(opts),
 		NewCmdMonitor(opts),
+		NewCmdPull(opts),
+		NewCmdPush(opts),
+		NewCmdImages(opts),
+		NewCmdTag(opts),
+		NewCmdRmi(opts),
+		NewCmdHistory(opts),
+		NewCmdSave(opts),
+		NewCmdLoad(opts),
+		NewCmdLogin(opts),
+		NewCmdLogout(opts),
+		NewCmdSystem(opts),
 	)
 	return root
 }
