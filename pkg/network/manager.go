@@ -237,7 +237,7 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	if err := os.MkdirAll(filepath.Join(m.runDir, n.ID), 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeJSON(m.defPath(n.ID), n); err != nil {
+	if err := writeJSON(m.defPath(n.ID), n, true); err != nil {
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
 	}
 	if err := m.k.ensureNetwork(n); err != nil {
@@ -279,7 +279,7 @@ func (m *Manager) saveEndpoints(id string, eps map[string]*endpoint) error {
 	if err := os.MkdirAll(filepath.Join(m.runDir, id), 0o700); err != nil {
 		return err
 	}
-	return writeJSON(m.epPath(id), eps)
+	return writeJSON(m.epPath(id), eps, false)
 }
 
 func sortedEndpoints(eps map[string]*endpoint) []*endpoint {
