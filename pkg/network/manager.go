@@ -644,3 +644,42 @@ func vethName(networkID, containerID string) string {
 	sum := sha256.Sum256([]byte(networkID + "/" + containerID))
 	return "vb" + hex.EncodeToString(sum[:5])
 }
+
+// Attachments lists a container's attachments on every network, in network
+// name order: what the engine shows in inspect and `port`.
+func (m *Manager) Attachments(ctx context.Context, containerID string) ([]Attachment, error) {
+	all, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attachment
+	for _, n := range all {
+		eps, err := m.Endpoints(ctx, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range eps {
+			if a.ContainerID == containerID {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// DetachAll detaches a container from every network it is on (the engine
+// calls it when a container stops or is removed). Like Detach it is
+// idempotent and works when the namespace is already gone.
+func (m *Manager) DetachAll(ctx context.Context, containerID string) error {
+	atts, err := m.Attachments(ctx, containerID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range atts {
+		if err := m.Detach(ctx, a.NetworkID, containerID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
