@@ -372,7 +372,7 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 			IP: ip, PrefixLen: n.Subnet.Bits(), MAC: macFor(ip),
 		},
 		NetNSPath: req.NetNSPath, NetNSDev: dev, NetNSIno: ino,
-		HostsPath: req.HostsPath, Created: time.Now().UTC(),
+		HostsPath: req.HostsPath, Hostname: req.Hostname, Created: time.Now().UTC(),
 	}
 	if !n.Internal {
 		ep.Gateway = n.Gateway
@@ -396,9 +396,13 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 		return fail(err)
 	}
 	ep.DNS = ContainerDNS(HostResolvConf)
+	ep.Hosts = hostEntries(sortedEndpoints(eps), ep, n.Discovery())
 	if n.Discovery() {
-		ep.Hosts = hostEntries(sortedEndpoints(eps), "")
 		m.syncHosts(n, eps, nil)
+	} else if ep.HostsPath != "" {
+		if err := updateHostsFile(ep.HostsPath, n.Name, ep.Hosts); err != nil {
+			slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+		}
 	}
 	att := ep.Attachment
 	return &att, nil
@@ -408,16 +412,15 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 // file, and clears it from gone's, if any. Failures are logged: a container
 // whose hosts file vanished is on its way out.
 func (m *Manager) syncHosts(n *Network, eps map[string]*endpoint, gone *endpoint) {
-	if !n.Discovery() {
-		return
-	}
-	entries := hostEntries(sortedEndpoints(eps), "")
-	for _, ep := range eps {
-		if ep.HostsPath == "" {
-			continue
-		}
-		if err := updateHostsFile(ep.HostsPath, n.Name, entries); err != nil {
-			slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+	sorted := sortedEndpoints(eps)
+	if n.Discovery() {
+		for _, ep := range sorted {
+			if ep.HostsPath == "" {
+				continue
+			}
+			if err := updateHostsFile(ep.HostsPath, n.Name, hostEntries(sorted, ep, true)); err != nil {
+				slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+			}
 		}
 	}
 	if gone != nil && gone.HostsPath != "" {
