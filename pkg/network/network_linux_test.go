@@ -385,8 +385,22 @@ func TestRepairAfterVanishedNetns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reusing the repaired address and port: %v", err)
 	}
-	m.Detach(ctx, "", c2.id)
-	_ = a2
+	// Detach after the namespace is gone releases everything too.
+	if out, err := exec.Command("ip", "netns", "del", c2.ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	if err := m.Detach(ctx, "", c2.id); err != nil {
+		t.Fatalf("detach with the namespace gone: %v", err)
+	}
+	if linkExists(a2.HostVeth) {
+		t.Errorf("veth %s left", a2.HostVeth)
+	}
+	if c := taggedRuleCount(t, m, containerTag(n, c2.id)); c != 0 {
+		t.Errorf("%d rules left", c)
+	}
+	if eps, _ := m.Endpoints(ctx, DefaultNetwork); len(eps) != 0 {
+		t.Errorf("%d endpoints left", len(eps))
+	}
 }
 
 func TestTwoNetworksOneContainer(t *testing.T) {
