@@ -148,3 +148,39 @@ func TestInternalNetwork(t *testing.T) {
 		t.Fatal("a container on an internal network reached the outside through the bridge")
 	}
 }
+
+func TestIsolationBetweenNetworks(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	n1, err := m.Create(ctx, "iso1-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := m.Create(ctx, "iso2-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, peer, stranger := newContainer(t, true), newContainer(t, true), newContainer(t, true)
+	as, err := m.Attach(ctx, AttachRequest{Network: n1.Name, ContainerID: server.id, NetNSPath: server.netnsPath(),
+		Ports: []PortMapping{{ContainerPort: 80}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Detach(ctx, n1.Name, server.id) })
+	if _, err := m.Attach(ctx, AttachRequest{Network: n1.Name, ContainerID: peer.id, NetNSPath: peer.netnsPath()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Detach(ctx, n1.Name, peer.id) })
+	if _, err := m.Attach(ctx, AttachRequest{Network: n2.Name, ContainerID: stranger.id, NetNSPath: stranger.netnsPath()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Detach(ctx, n2.Name, stranger.id) })
+	token := "iso-" + randSuffix()
+	server.serve(t, token)
+	poll(t, "same network", peer.get(as.IP.String(), 80, "/", token))
+	if err := stranger.get(as.IP.String(), 80, "/", token)(); err == nil {
+		t.Fatal("a container on another network reached the server directly")
+	}
+	// Published ports stay reachable from every network, as in docker.
+	poll(t, "published port from another network", stranger.get(n2.Gateway.String(), as.Ports[0].HostPort, "/", token))
+}
