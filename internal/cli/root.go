@@ -68,7 +68,15 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdWait(opts),
 		NewCmdInspect(opts),
 		NewCmdMonitor(opts),
+		NewCmdAttach(opts),
+		NewCmdPort(opts),
+		NewCmdTop(opts),
+		NewCmdStats(opts),
+		NewCmdCp(opts),
+		NewCmdContainer(opts),
+		NewCmdVolume(opts),
 	)
+	addNetworkConnect(root, opts)
 	return root
 }
 
