@@ -79,7 +79,15 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdLogin(opts),
 		NewCmdLogout(opts),
 		NewCmdSystem(opts),
+		NewCmdAttach(opts),
+		NewCmdPort(opts),
+		NewCmdTop(opts),
+		NewCmdStats(opts),
+		NewCmdCp(opts),
+		NewCmdContainer(opts),
+		NewCmdVolume(opts),
 	)
+	addNetworkConnect(root, opts)
 	return root
 }
 
