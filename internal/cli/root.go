@@ -51,6 +51,23 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 	root.AddCommand(
 		NewCmdVersion(opts),
 		NewRuntimeCmd("runtime"),
+		NewCmdImage(opts),
+		NewCmdImport(opts),
+		NewCmdRegistry(opts),
+		NewCmdNetwork(opts),
+		NewCmdRun(opts),
+		NewCmdCreate(opts),
+		NewCmdStart(opts),
+		NewCmdStop(opts),
+		NewCmdRestart(opts),
+		NewCmdKill(opts),
+		NewCmdRm(opts),
+		NewCmdPs(opts),
+		NewCmdLogs(opts),
+		NewCmdExec(opts),
+		NewCmdWait(opts),
+		NewCmdInspect(opts),
+		NewCmdMonitor(opts),
 	)
 	return root
 }

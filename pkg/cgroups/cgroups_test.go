@@ -1,0 +1,50 @@
+package cgroups
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/berth/berth/pkg/errdefs"
+)
+
+func TestValidatePath(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"/berth/abc", "/berth/abc", true},
+		{"berth/abc", "berth/abc", true},
+		{"/berth//abc/", "/berth/abc", true},
+		{"a", "a", true},
+		{"", "", false},
+		{"/", "", false},
+		{"/berth/../etc", "", false},
+		{"..", "", false},
+		{"a/../../b", "", false},
+		{"/berth/./x", "/berth/x", true},
+		{"/berth/cgroup.procs", "", false},
+		{"system.slice:berth:abc", "", false},
+		{"/a\x00b", "", false},
+	} {
+		got, err := ValidatePath(tc.in)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("ValidatePath(%q) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("ValidatePath(%q): %v is not ErrInvalidArgument", tc.in, err)
+		}
+	}
+}
+
+func TestSharesToWeight(t *testing.T) {
+	for in, want := range map[uint64]uint64{2: 1, 1024: 39, 262144: 10000, 512: 20} {
+		if got := sharesToWeight(in); got != want {
+			t.Errorf("sharesToWeight(%d) = %d, want %d", in, got, want)
+		}
+	}
+	for in, want := range map[uint16]uint64{10: 1, 1000: 10000, 500: 4950} {
+		if got := blkioWeightToIO(in); got != want {
+			t.Errorf("blkioWeightToIO(%d) = %d, want %d", in, got, want)
+		}
+	}
+}
