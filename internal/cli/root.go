@@ -68,6 +68,8 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdWait(opts),
 		NewCmdInspect(opts),
 		NewCmdMonitor(opts),
+		NewCmdBuild(opts),
+		NewCmdBuilder(opts),
 	)
 	return root
 }
