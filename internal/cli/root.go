@@ -86,6 +86,8 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdCp(opts),
 		NewCmdContainer(opts),
 		NewCmdVolume(opts),
+		NewCmdBuild(opts),
+		NewCmdBuilder(opts),
 	)
 	addNetworkConnect(root, opts)
 	return root
