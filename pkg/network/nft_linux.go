@@ -65,7 +65,7 @@ func (k *kernel) addSkeleton(c *nftables.Conn) (*nftables.Table, map[string]*nft
 
 // addBridgeSet queues the set of bridge names; adding what exists is a no-op.
 func (k *kernel) addBridgeSet(c *nftables.Conn, t *nftables.Table) (*nftables.Set, error) {
-	set := &nftables.Set{Table: t, Name: setBridges, KeyType: nftables.TypeIFName}
+	set := &nftables.Set{Table: t, Name: setBridges, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 	if err := c.AddSet(set, nil); err != nil {
 		return nil, fmt.Errorf("nftables set %s: %w", setBridges, err)
 	}
