@@ -302,3 +302,26 @@ func writeSysctl(path, value string) error {
 	}
 	return nil
 }
+
+// collect deletes every bridge listed in the table's bridges set, the
+// default bridge, and the table: what a deleted state root left behind.
+func (k *kernel) collect(defaultBridge string) error {
+	names := map[string]bool{defaultBridge: true}
+	for _, b := range k.listBridges() {
+		names[b] = true
+	}
+	var errs []error
+	for name := range names {
+		link, err := netlink.LinkByName(name)
+		if err != nil || link.Type() != "bridge" {
+			continue
+		}
+		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting bridge %s: %w", name, err))
+		}
+	}
+	if err := k.deleteTable(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

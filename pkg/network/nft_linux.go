@@ -370,3 +370,27 @@ func (k *kernel) deleteBridgeElement(bridge string) error {
 	}
 	return nil
 }
+
+// listBridges returns the names in the table's bridges set (none when the
+// table or set is missing).
+func (k *kernel) listBridges() []string {
+	c, err := nftables.New()
+	if err != nil {
+		return nil
+	}
+	set, err := c.GetSetByName(k.nftTable(), setBridges)
+	if err != nil {
+		return nil
+	}
+	elems, err := c.GetSetElements(set)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range elems {
+		if name := strings.TrimRight(string(e.Key), "\x00"); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
