@@ -58,9 +58,11 @@ func TestNetworkCommands(t *testing.T) {
 	out, stderr, code = berth("network", "inspect", name)
 	var got []struct {
 		Name, Id, Driver string
-		IPAM             struct{ Config []struct{ Subnet, Gateway string } }
-		Options          map[string]string
-		Labels           map[string]string
+		IPAM             struct {
+			Config []struct{ Subnet, Gateway string }
+		}
+		Options map[string]string
+		Labels  map[string]string
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || len(got) != 1 {
 		t.Fatalf("inspect: %v %q %d:\n%s", err, stderr, code, out)
