@@ -277,10 +277,15 @@ func (k *kernel) netnsID(path string) (uint64, uint64, error) {
 	return uint64(st.Dev), st.Ino, nil
 }
 
-// netnsAlive reports whether path still names the namespace recorded.
+// netnsAlive reports whether path still names the namespace recorded. Only
+// a missing path or another inode count as gone: any other error (EMFILE,
+// EACCES...) must not release a live container's network.
 func (k *kernel) netnsAlive(path string, dev, ino uint64) bool {
-	d, i, err := k.netnsID(path)
-	return err == nil && d == dev && i == ino
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR)
+	}
+	return uint64(st.Dev) == dev && st.Ino == ino
 }
 
 // destroy deletes the whole nftables table.

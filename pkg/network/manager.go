@@ -352,6 +352,12 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 	if err != nil {
 		return nil, err
 	}
+	// Endpoints of containers whose namespace is gone (kill -9, a crashed
+	// engine) hold addresses and ports nobody uses: release them first. A
+	// container coming back after such a crash re-attaches cleanly.
+	if _, err := m.dropStale(n, eps); err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
 	if _, ok := eps[req.ContainerID]; ok {
 		return nil, fmt.Errorf("attach: container %s is already attached to network %s: %w", req.ContainerID, n.Name, errdefs.ErrAlreadyExists)
 	}
@@ -395,11 +401,12 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 		return fail(err)
 	}
 	eps[ep.ContainerID] = ep
-	if err := m.saveEndpoints(n.ID, eps); err != nil {
-		return fail(err)
-	}
 	ep.DNS = ContainerDNS(HostResolvConf)
 	ep.Hosts = hostEntries(sortedEndpoints(eps), ep, n.Discovery())
+	if err := m.saveEndpoints(n.ID, eps); err != nil {
+		delete(eps, ep.ContainerID)
+		return fail(err)
+	}
 	if n.Discovery() {
 		m.syncHosts(n, eps, nil)
 	} else if ep.HostsPath != "" {

@@ -515,3 +515,37 @@ func TestCollectOrphans(t *testing.T) {
 		t.Errorf("bridge %s of a live root removed", keptNet.Bridge)
 	}
 }
+
+func TestReattachAfterCrash(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	c := newContainer(t, false)
+	a, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: c.netnsPath(), Ports: []PortMapping{{HostPort: 0, ContainerPort: 80}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The container dies without a Detach (kill -9 of everything) and
+	// comes back in a new namespace under the same ID, asking for the same
+	// host port: the stale endpoint is released on the way.
+	if out, err := exec.Command("ip", "netns", "del", c.ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	again := newContainer(t, false)
+	b, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: again.netnsPath(),
+		Ports: []PortMapping{{HostPort: a.Ports[0].HostPort, ContainerPort: 80}}})
+	if err != nil {
+		t.Fatalf("re-attach after the namespace vanished: %v", err)
+	}
+	if b.IP != a.IP {
+		t.Errorf("re-attached with %s, want the released %s back", b.IP, a.IP)
+	}
+	if eps, _ := m.Endpoints(ctx, DefaultNetwork); len(eps) != 1 {
+		t.Errorf("%d endpoints, want 1", len(eps))
+	}
+	if _, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: again.netnsPath()}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("attaching a live container twice: %v", err)
+	}
+	if err := m.Detach(ctx, "", c.id); err != nil {
+		t.Fatal(err)
+	}
+}
