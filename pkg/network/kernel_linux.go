@@ -244,8 +244,11 @@ func freeIfName(nh *netlink.Handle) (string, error) {
 // What is already gone is fine.
 func (k *kernel) detach(n *Network, ep *endpoint) error {
 	var errs []error
-	if err := k.deleteRules(containerTag(n, ep.ContainerID)); err != nil {
-		errs = append(errs, err)
+	// Only published ports make per-container rules.
+	if len(ep.Ports) > 0 {
+		if err := k.deleteRules(containerTag(n, ep.ContainerID)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if link, err := netlink.LinkByName(ep.HostVeth); err == nil {
 		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
