@@ -151,6 +151,13 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l, ok := b.Images.(Leaser); ok {
+		release, err := l.Lease()
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	r := &run{b: b, o: o, file: f, plan: plan, out: o.Out, results: map[int]*state{}}
 	if r.out == nil {
 		r.out = io.Discard
@@ -333,8 +340,10 @@ func (r *run) cached(ctx context.Context, st *state, key digest.Digest) bool {
 	if !r.b.Cache.Get(key, &e) {
 		return false
 	}
-	if n := len(e.Layers); n > 0 && !r.b.Snapshots.Has(ctx, e.Layers[n-1].ChainID) {
-		return false
+	for _, l := range e.Layers {
+		if !r.b.Snapshots.HasLayer(ctx, l) {
+			return false
+		}
 	}
 	st.img, st.layers, st.key = e.Image, e.Layers, key
 	return true

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/berth/berth/pkg/errdefs"
 )
@@ -38,7 +39,8 @@ func DefaultRuntime(root string) (*OCIRuntime, error) {
 	}
 	if exe, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(exe), "berth-runtime")
-		if _, err := os.Stat(p); err == nil {
+		// Use it only once it has the run verb (it is being built up).
+		if out, err := exec.Command(p, "run", "--help").Output(); err == nil && strings.Contains(string(out), "--bundle") {
 			return &OCIRuntime{Path: p, Root: root}, nil
 		}
 	}

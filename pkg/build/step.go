@@ -379,7 +379,8 @@ func (r *run) copyStep(ctx context.Context, st *state, c copySpec, header, name 
 				r, fi, err := tree.Stat(p)
 				if err == nil && fi.Mode().IsRegular() {
 					if ok, _ := tree.IsArchive(r); ok {
-						if err := tree.Extract(r, t, dest, own); err != nil {
+						// Like buildah, an unpacked archive keeps its own owners.
+						if err := tree.Extract(r, t, dest, own, nil); err != nil {
 							return fmt.Errorf("%s %s: %w", name, p, err)
 						}
 						continue
