@@ -14,8 +14,10 @@ func i64(v int64) *int64 { return &v }
 // defaultDeviceRules are the device cgroup rules of an unprivileged
 // container: deny everything, then allow mknod of any node (using one still
 // needs a rule) and the standard character devices: null, zero, full,
-// random, urandom, tty, console, ptmx, the pty slaves and /dev/net/tun;
-// /dev/fuse stays denied. (docker lists part of these and runc adds the rest.)
+// random, urandom, tty, console, ptmx, the pty slaves and /dev/net/tun.
+// (docker lists part of these and runc adds the rest; docker's explicit deny
+// of /dev/fuse is left out: deny-all covers it, and cgroup v1 cannot take a
+// deny rule after the mknod wildcard.)
 func defaultDeviceRules() []specs.LinuxDeviceCgroup {
 	rule := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
 		r := specs.LinuxDeviceCgroup{Allow: true, Type: typ, Access: access}
@@ -41,7 +43,6 @@ func defaultDeviceRules() []specs.LinuxDeviceCgroup {
 		rule("c", 5, 2, "rwm"),    // ptmx
 		rule("c", 136, -1, "rwm"), // pts/*
 		rule("c", 10, 200, "rwm"), // net/tun
-		{Allow: false, Type: "c", Major: i64(10), Minor: i64(229), Access: "rwm"}, // fuse
 	}
 }
 

@@ -101,11 +101,14 @@ func hostHard(typ string) (uint64, bool) {
 
 // processRlimits validates the user's limits (short names accepted) and adds
 // the default open-file limit when the user sets none. The default is clamped
-// to this process's hard limit, so the runtime never fails to apply it;
-// limits the user asks for explicitly are kept as asked (root may raise them).
+// to this process's hard limit, so the runtime never fails to apply it.
+// Limits the user asks for are kept as asked when this process may raise
+// hard limits (CAP_SYS_RESOURCE), and clamped to the host's hard limit
+// otherwise, where asking more could only fail.
 func processRlimits(user []specs.POSIXRlimit) ([]specs.POSIXRlimit, error) {
 	out := []specs.POSIXRlimit{}
 	seen := map[string]bool{}
+	raise := canRaiseRlimits()
 	for _, r := range user {
 		typ, err := normalizeRlimit(r.Type)
 		if err != nil {
@@ -119,6 +122,10 @@ func processRlimits(user []specs.POSIXRlimit) ([]specs.POSIXRlimit, error) {
 			return nil, fmt.Errorf("ulimit %s given twice: %w", typ, errdefs.ErrInvalidArgument)
 		}
 		seen[typ] = true
+		if h, ok := hostHard(typ); ok && !raise && r.Hard > h {
+			r.Hard = h
+			r.Soft = min(r.Soft, h)
+		}
 		out = append(out, r)
 	}
 	if !seen["RLIMIT_NOFILE"] {

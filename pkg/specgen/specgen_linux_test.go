@@ -164,8 +164,8 @@ func TestNewOptions(t *testing.T) {
 		check func(t *testing.T, s *specs.Spec)
 	}{
 		{"privileged", with(func(o *Options) { o.Privileged = true }), func(t *testing.T, s *specs.Spec) {
-			if len(s.Process.Capabilities.Bounding) != len(capNames) {
-				t.Errorf("%d capabilities, want all %d", len(s.Process.Capabilities.Bounding), len(capNames))
+			if !reflect.DeepEqual(s.Process.Capabilities.Bounding, availableCaps()) || len(availableCaps()) < 38 {
+				t.Errorf("capabilities %v, want every available one %v", s.Process.Capabilities.Bounding, availableCaps())
 			}
 			if s.Linux.Seccomp != nil || len(s.Linux.MaskedPaths) != 0 || len(s.Linux.ReadonlyPaths) != 0 {
 				t.Errorf("privileged keeps confinement: seccomp %v masked %v ro %v", s.Linux.Seccomp != nil, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
@@ -198,7 +198,7 @@ func TestNewOptions(t *testing.T) {
 		}},
 		{"add all drop one", with(func(o *Options) { o.CapAdd = []string{"all"}; o.CapDrop = []string{"SYS_ADMIN"} }), func(t *testing.T, s *specs.Spec) {
 			c := s.Process.Capabilities.Bounding
-			if len(c) != len(capNames)-1 || slices.Contains(c, "CAP_SYS_ADMIN") {
+			if len(c) != len(availableCaps())-1 || slices.Contains(c, "CAP_SYS_ADMIN") {
 				t.Errorf("caps %v", c)
 			}
 		}},
@@ -375,6 +375,48 @@ func TestNewRejects(t *testing.T) {
 				t.Fatalf("error %q does not name %q", err, tt.says)
 			}
 		})
+	}
+}
+
+// TestNewClampsUlimits: a hard limit above the host's is kept only when this
+// process could raise it (CAP_SYS_RESOURCE); otherwise it is clamped.
+func TestNewClampsUlimits(t *testing.T) {
+	var host unix.Rlimit
+	must(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &host))
+	want := host.Max + 1
+	if want > 1<<20 {
+		t.Skipf("host hard limit %d is already high", host.Max)
+	}
+	s, err := New(with(func(o *Options) { o.Ulimits = []specs.POSIXRlimit{{Type: "nofile", Soft: want, Hard: want}} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rlimit(s, "RLIMIT_NOFILE")
+	if canRaiseRlimits() {
+		if got.Hard != want || got.Soft != want {
+			t.Fatalf("with CAP_SYS_RESOURCE: %+v, want %d kept", got, want)
+		}
+	} else if got.Hard != host.Max || got.Soft != host.Max {
+		t.Fatalf("without CAP_SYS_RESOURCE: %+v, want clamped to %d", got, host.Max)
+	}
+}
+
+// TestNewUnavailableCapability: a capability berth itself lacks cannot be
+// given to a container; the error says so at creation.
+func TestNewUnavailableCapability(t *testing.T) {
+	var missing string
+	for _, c := range capNames {
+		if !slices.Contains(availableCaps(), c) {
+			missing = c
+			break
+		}
+	}
+	if missing == "" {
+		t.Skip("every capability is in this process's bounding set")
+	}
+	_, err := New(with(func(o *Options) { o.CapAdd = []string{missing} }))
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("adding %s: %v", missing, err)
 	}
 }
 
