@@ -434,3 +434,13 @@ func TestCompileFarJumps(t *testing.T) {
 		}
 	}
 }
+
+func TestFeatures(t *testing.T) {
+	f := Features()
+	if f.Enabled == nil || !*f.Enabled || len(f.Actions) != 8 || len(f.Operators) != 7 || len(f.Archs) != len(abis) {
+		t.Fatalf("features %+v", f)
+	}
+	if Supported() && len(f.SupportedFlags) == 0 {
+		t.Errorf("kernel supports seccomp but no flag probed as supported: %+v", f)
+	}
+}
