@@ -1,8 +1,13 @@
 package registry_test
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
+	"regexp"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,5 +49,43 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("config %+v", c)
 			}
 		})
+	}
+}
+
+// TestServeCollects runs the server as the CLI does, with collection every
+// few milliseconds, and waits for a collection to show in the metrics.
+func TestServeCollects(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- registry.Serve(ctx, registry.Config{Addr: "127.0.0.1:0", Root: t.TempDir(), GCInterval: registry.Duration(20 * time.Millisecond)},
+			slog.New(slog.NewTextHandler(io.Discard, nil)), func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-errc:
+		t.Fatalf("serve: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := regexp.MustCompile(`(?m)^berth_registry_gc_runs_total ([1-9]\d*)$`).FindSubmatch(b); m != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no garbage collection ran:\n%.3000s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("serve returned %v after cancel", err)
 	}
 }
