@@ -332,21 +332,17 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	return code, nil
 }
 
-// reap waits for pid, reaping every other orphan that comes to this subreaper.
+// reap waits for the container's init, which the runtime left to this
+// subreaper. It waits for that pid alone: a wildcard wait would steal the
+// exit status of the runtime commands the monitor runs (health checks).
 func reap(pid int) unix.WaitStatus {
 	for {
 		var ws unix.WaitStatus
-		got, err := unix.Wait4(-1, &ws, 0, nil)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			// No children left: pid is already gone.
-			return ws
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
-		if got == pid {
-			return ws
-		}
+		return ws
 	}
 }
 
