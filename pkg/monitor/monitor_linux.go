@@ -43,6 +43,7 @@ type monitor struct {
 	attached   chan struct{} // closed when the first client attaches
 	attachOnce sync.Once
 	stdin      io.WriteCloser // the container's stdin (pipe or pty master)
+	reaper     *engine.Reaper
 	pty        *os.File
 }
 
@@ -69,6 +70,8 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 		report(err)
 		return err
 	}
+	m.reaper = engine.NewReaper()
+	eng.SetReaper(m.reaper)
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
 	ln, err := m.listen()
 	if err != nil {
@@ -294,7 +297,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	}
 	if err := rt.Start(ctx, c.ID); err != nil {
 		rt.Kill(ctx, c.ID, syscall.SIGKILL, true)
-		reap(pid)
+		<-m.reaper.Watch(pid)
 		return fail(err)
 	}
 	report(nil)
@@ -302,7 +305,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	if c.Config.Healthcheck != nil {
 		go m.health(hctx, c, rt)
 	}
-	status := reap(pid)
+	status := <-m.reaper.Watch(pid)
 	stopHealth()
 	code := exitCode(status)
 	// The container's processes are gone, so its pipes close; a stray
@@ -330,20 +333,6 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		}
 	}
 	return code, nil
-}
-
-// reap waits for the container's init, which the runtime left to this
-// subreaper. It waits for that pid alone: a wildcard wait would steal the
-// exit status of the runtime commands the monitor runs (health checks).
-func reap(pid int) unix.WaitStatus {
-	for {
-		var ws unix.WaitStatus
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return ws
-	}
 }
 
 func exitCode(ws unix.WaitStatus) int {
