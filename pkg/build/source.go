@@ -113,6 +113,13 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// partial reports whether the last line written lacks its newline.
+func (w *tailWriter) partial() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.part != ""
+}
+
 func (w *tailWriter) lines() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -223,6 +223,9 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 	}
 	tail := &tailWriter{max: 20}
 	code, err := r.b.Runtime.Run(ctx, id, bundle, multiWriter{r.out, tail})
+	if tail.partial() {
+		fmt.Fprintln(r.out) // end the command's last line before ours
+	}
 	for _, p := range created {
 		removeIfEmpty(t, p)
 	}
