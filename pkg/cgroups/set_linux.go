@@ -53,6 +53,17 @@ func (m *manager) need(c, f string) (string, bool, error) {
 	if d == "" {
 		return "", false, fieldErr(res+f, errdefs.ErrUnavailable, "the host has no %s controller", c)
 	}
+	if v2 && c != "freezer" && c != "devices" {
+		// A v2 controller is usable only where the parent delegated it.
+		name := c
+		if c == "blkio" {
+			name = "io"
+		}
+		if avail, err := readString(d, "cgroup.controllers"); err == nil && !contains(strings.Fields(avail), name) {
+			return "", false, fieldErr(res+f, errdefs.ErrUnavailable,
+				"controller %s is not enabled for %s (the parent's cgroup.subtree_control lacks it; a cgroup that holds processes cannot delegate controllers)", name, d)
+		}
+	}
 	return d, v2, nil
 }
 

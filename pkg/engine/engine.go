@@ -420,6 +420,11 @@ func (e *Engine) RemoveStopped(ctx context.Context, id string, volumes bool) err
 	}
 	e.RuntimeFor(c).Delete(ctx, c.ID, true)
 	e.Cleanup(ctx, c)
+	if c.Rootfs == "" && e.opts.Images != nil {
+		if err := e.opts.Images.Remove(ctx, c.ID, c.Image); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			return fmt.Errorf("removing the rootfs of %s: %w", c.Name, err)
+		}
+	}
 	if volumes {
 		for _, m := range c.Mounts {
 			if m.Type == "volume" && m.Anonymous {

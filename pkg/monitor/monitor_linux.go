@@ -105,6 +105,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 		}
 		c, err = eng.Update(id, func(c *engine.Container) error {
 			c.State.Running, c.State.Pid = false, 0
+			c.ClearNetwork()
 			c.State.ExitCode = code
 			c.State.FinishedAt = time.Now().UTC()
 			if runErr != nil {

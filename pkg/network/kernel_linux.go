@@ -128,6 +128,9 @@ func (k *kernel) removeNetwork(n *Network) error {
 	if err := k.deleteRules(networkTag(n)); err != nil {
 		errs = append(errs, err)
 	}
+	if err := k.deleteBridgeElement(n.Bridge); err != nil {
+		errs = append(errs, err)
+	}
 	if link, err := netlink.LinkByName(n.Bridge); err == nil {
 		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
 			errs = append(errs, fmt.Errorf("deleting bridge %s: %w", n.Bridge, err))

@@ -237,7 +237,7 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	if err := os.MkdirAll(filepath.Join(m.runDir, n.ID), 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeJSON(m.defPath(n.ID), n); err != nil {
+	if err := writeJSON(m.defPath(n.ID), n, true); err != nil {
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
 	}
 	if err := m.k.ensureNetwork(n); err != nil {
@@ -279,7 +279,7 @@ func (m *Manager) saveEndpoints(id string, eps map[string]*endpoint) error {
 	if err := os.MkdirAll(filepath.Join(m.runDir, id), 0o700); err != nil {
 		return err
 	}
-	return writeJSON(m.epPath(id), eps)
+	return writeJSON(m.epPath(id), eps, false)
 }
 
 func sortedEndpoints(eps map[string]*endpoint) []*endpoint {
@@ -372,7 +372,7 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 			IP: ip, PrefixLen: n.Subnet.Bits(), MAC: macFor(ip),
 		},
 		NetNSPath: req.NetNSPath, NetNSDev: dev, NetNSIno: ino,
-		HostsPath: req.HostsPath, Created: time.Now().UTC(),
+		HostsPath: req.HostsPath, Hostname: req.Hostname, Created: time.Now().UTC(),
 	}
 	if !n.Internal {
 		ep.Gateway = n.Gateway
@@ -396,9 +396,13 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 		return fail(err)
 	}
 	ep.DNS = ContainerDNS(HostResolvConf)
+	ep.Hosts = hostEntries(sortedEndpoints(eps), ep, n.Discovery())
 	if n.Discovery() {
-		ep.Hosts = hostEntries(sortedEndpoints(eps), "")
 		m.syncHosts(n, eps, nil)
+	} else if ep.HostsPath != "" {
+		if err := updateHostsFile(ep.HostsPath, n.Name, ep.Hosts); err != nil {
+			slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+		}
 	}
 	att := ep.Attachment
 	return &att, nil
@@ -408,16 +412,15 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 // file, and clears it from gone's, if any. Failures are logged: a container
 // whose hosts file vanished is on its way out.
 func (m *Manager) syncHosts(n *Network, eps map[string]*endpoint, gone *endpoint) {
-	if !n.Discovery() {
-		return
-	}
-	entries := hostEntries(sortedEndpoints(eps), "")
-	for _, ep := range eps {
-		if ep.HostsPath == "" {
-			continue
-		}
-		if err := updateHostsFile(ep.HostsPath, n.Name, entries); err != nil {
-			slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+	sorted := sortedEndpoints(eps)
+	if n.Discovery() {
+		for _, ep := range sorted {
+			if ep.HostsPath == "" {
+				continue
+			}
+			if err := updateHostsFile(ep.HostsPath, n.Name, hostEntries(sorted, ep, true)); err != nil {
+				slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+			}
 		}
 	}
 	if gone != nil && gone.HostsPath != "" {
@@ -643,4 +646,43 @@ func cmpOr(a, b string) string {
 func vethName(networkID, containerID string) string {
 	sum := sha256.Sum256([]byte(networkID + "/" + containerID))
 	return "vb" + hex.EncodeToString(sum[:5])
+}
+
+// Attachments lists a container's attachments on every network, in network
+// name order: what the engine shows in inspect and `port`.
+func (m *Manager) Attachments(ctx context.Context, containerID string) ([]Attachment, error) {
+	all, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attachment
+	for _, n := range all {
+		eps, err := m.Endpoints(ctx, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range eps {
+			if a.ContainerID == containerID {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// DetachAll detaches a container from every network it is on (the engine
+// calls it when a container stops or is removed). Like Detach it is
+// idempotent and works when the namespace is already gone.
+func (m *Manager) DetachAll(ctx context.Context, containerID string) error {
+	atts, err := m.Attachments(ctx, containerID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range atts {
+		if err := m.Detach(ctx, a.NetworkID, containerID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -385,6 +385,79 @@ func TestRepairAfterVanishedNetns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reusing the repaired address and port: %v", err)
 	}
-	m.Detach(ctx, "", c2.id)
-	_ = a2
+	// Detach after the namespace is gone releases everything too.
+	if out, err := exec.Command("ip", "netns", "del", c2.ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	if err := m.Detach(ctx, "", c2.id); err != nil {
+		t.Fatalf("detach with the namespace gone: %v", err)
+	}
+	if linkExists(a2.HostVeth) {
+		t.Errorf("veth %s left", a2.HostVeth)
+	}
+	if c := taggedRuleCount(t, m, containerTag(n, c2.id)); c != 0 {
+		t.Errorf("%d rules left", c)
+	}
+	if eps, _ := m.Endpoints(ctx, DefaultNetwork); len(eps) != 0 {
+		t.Errorf("%d endpoints left", len(eps))
+	}
+}
+
+func TestTwoNetworksOneContainer(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	n1, err := m.Create(ctx, "one-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := m.Create(ctx, "two-"+randSuffix(), CreateOptions{Subnet: netip.MustParsePrefix("10.89.250.0/24"), IPRange: netip.MustParsePrefix("10.89.250.128/25")})
+	if err != nil {
+		t.Fatalf("create with subnet (is 10.89.250.0/24 taken on this host?): %v", err)
+	}
+	if n1.Subnet.Overlaps(n2.Subnet) {
+		t.Fatalf("overlapping subnets %s %s", n1.Subnet, n2.Subnet)
+	}
+	if _, err := m.Create(ctx, "three-"+randSuffix(), CreateOptions{Subnet: netip.MustParsePrefix("10.89.250.0/25")}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("overlapping subnet: %v", err)
+	}
+	c := newContainer(t, true)
+	a1, err := m.Attach(ctx, AttachRequest{Network: n1.Name, ContainerID: c.id, Name: "multi", NetNSPath: c.netnsPath(), HostsPath: c.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := m.Attach(ctx, AttachRequest{Network: n2.ID[:10], ContainerID: c.id, Name: "multi", NetNSPath: c.netnsPath(), HostsPath: c.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1.Interface != "eth0" || a2.Interface != "eth1" || a2.IP != netip.MustParseAddr("10.89.250.128") {
+		t.Fatalf("attachments %s %s / %s %s", a1.Interface, a1.IP, a2.Interface, a2.IP)
+	}
+	if _, err := m.Attach(ctx, AttachRequest{Network: n2.Name, ContainerID: c.id, NetNSPath: c.netnsPath()}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("attaching twice: %v", err)
+	}
+	hosts, _ := os.ReadFile(c.hosts)
+	if !strings.Contains(string(hosts), "network "+n1.Name) || !strings.Contains(string(hosts), "network "+n2.Name) {
+		t.Fatalf("hosts lacks a network block:\n%s", hosts)
+	}
+	atts, err := m.Attachments(ctx, c.id)
+	if err != nil || len(atts) != 2 {
+		t.Fatalf("attachments: %v %v", atts, err)
+	}
+	if err := m.DetachAll(ctx, c.id); err != nil {
+		t.Fatal(err)
+	}
+	if atts, _ := m.Attachments(ctx, c.id); len(atts) != 0 {
+		t.Fatalf("attachments after DetachAll: %v", atts)
+	}
+	if hosts, _ := os.ReadFile(c.hosts); string(hosts) != "127.0.0.1\tlocalhost\n" {
+		t.Fatalf("hosts after DetachAll:\n%s", hosts)
+	}
+	for _, a := range []*Attachment{a1, a2} {
+		if linkExists(a.HostVeth) {
+			t.Errorf("veth %s left", a.HostVeth)
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "exec", c.ns, "ip", "-o", "link").CombinedOutput(); err != nil || strings.Contains(string(out), "eth") {
+		t.Errorf("devices left in the namespace: %v\n%s", err, out)
+	}
 }
