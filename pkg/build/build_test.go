@@ -339,3 +339,29 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A build killed mid-step leaves a lock nobody holds, a mounted snapshot
+// and a bundle; the next build removes them.
+func TestRecoverDeadBuild(t *testing.T) {
+	e := newEnv(t)
+	key := idPrefix + "dead-1"
+	target := filepath.Join(e.b.TmpDir, key)
+	os.MkdirAll(target, 0o755)
+	if err := e.store.Start(context.Background(), key, "", target); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(target, "half-written"), []byte("x"), 0o644)
+	os.MkdirAll(filepath.Join(e.b.TmpDir, idPrefix+"dead-2-bundle"), 0o700)
+	os.WriteFile(filepath.Join(e.b.TmpDir, "dead.lock"), nil, 0o600)
+	e.mustBuild("FROM scratch\nENV A=1\n", Options{})
+	if _, ok := e.store.active[key]; ok {
+		t.Errorf("the dead build's snapshot is still there")
+	}
+	if ents, _ := os.ReadDir(e.b.TmpDir); len(ents) != 0 {
+		var names []string
+		for _, d := range ents {
+			names = append(names, d.Name())
+		}
+		t.Errorf("left in tmp: %v", names)
+	}
+}

@@ -27,7 +27,7 @@ import (
 // after fn returns, the snapshot is discarded instead (nothing changed).
 // Whatever happens, the mount and the snapshot are gone when it returns.
 func (r *run) fsStep(ctx context.Context, st *state, fn func(t *fscopy.Tree) (keep bool, err error)) (*Layer, error) {
-	id := randomID()
+	id := r.newID()
 	target := filepath.Join(r.b.TmpDir, id)
 	if err := os.Mkdir(target, 0o755); err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 			created = append(created, p)
 		}
 	}
-	id := randomID()
+	id := r.newID()
 	bundle := filepath.Join(r.b.TmpDir, id+"-bundle")
 	if err := os.Mkdir(bundle, 0o700); err != nil {
 		return err
@@ -223,6 +223,9 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 	}
 	tail := &tailWriter{max: 20}
 	code, err := r.b.Runtime.Run(ctx, id, bundle, multiWriter{r.out, tail})
+	if tail.partial() {
+		fmt.Fprintln(r.out) // end the command's last line before ours
+	}
 	for _, p := range created {
 		removeIfEmpty(t, p)
 	}
