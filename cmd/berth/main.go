@@ -10,9 +10,14 @@ import (
 	"syscall"
 
 	"github.com/berth/berth/internal/cli"
+	"github.com/berth/berth/pkg/runtime"
+	_ "github.com/berth/berth/pkg/runtime/nsenter" // joins namespaces before the Go runtime starts (exec)
 )
 
 func main() {
+	if runtime.IsChild() {
+		runtime.ChildMain() // the runtime re-executed as a container init or exec helper; never returns
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
 	"github.com/berth/berth/internal/version"
+	"github.com/berth/berth/pkg/runtime"
 )
 
 // RuntimeOptions are runc's global flags, which callers (containerd's shim,
@@ -17,6 +21,41 @@ type RuntimeOptions struct {
 	LogFormat     string
 	Debug         bool
 	SystemdCgroup bool
+	Rootless      string
+	Criu          string
+}
+
+// runtime opens the state root the global flags name.
+func (o *RuntimeOptions) runtime() (*runtime.Runtime, error) {
+	if o.SystemdCgroup {
+		return nil, fmt.Errorf("--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs paths")
+	}
+	return runtime.New(o.Root)
+}
+
+// logError appends err to the --log file the way runc does, as one JSON
+// line {"level","msg","time"} (or logrus text), because containerd's shim
+// and conmon read the last error from it.
+func (o *RuntimeOptions) logError(err error) {
+	if o.Log == "" || err == nil || err.Error() == "" {
+		return
+	}
+	f, ferr := os.OpenFile(o.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if ferr != nil {
+		return
+	}
+	defer f.Close()
+	now := time.Now().Format(time.RFC3339Nano)
+	if o.LogFormat == "json" {
+		b, _ := json.Marshal(struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Time  string `json:"time"`
+		}{"error", err.Error(), now})
+		f.Write(append(b, '\n'))
+		return
+	}
+	fmt.Fprintf(f, "time=%q level=error msg=%q\n", now, err.Error())
 }
 
 // NewRuntimeCmd builds the runc-compatible OCI runtime command line. It is
@@ -40,5 +79,32 @@ func NewRuntimeCmd(use string) *cobra.Command {
 	f.StringVar(&ropts.LogFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&ropts.Debug, "debug", false, "enable debug logging")
 	f.BoolVar(&ropts.SystemdCgroup, "systemd-cgroup", false, "use systemd to manage cgroups (not supported)")
+	f.StringVar(&ropts.Rootless, "rootless", "auto", "ignore cgroup permission errors (accepted for compatibility; berth-runtime runs as root)")
+	f.StringVar(&ropts.Criu, "criu", "criu", "path to criu (accepted for compatibility; checkpoint is not supported)")
+	cmd.AddCommand(
+		NewCmdRuntimeCreate(ropts),
+		NewCmdRuntimeStart(ropts),
+		NewCmdRuntimeState(ropts),
+		NewCmdRuntimeKill(ropts),
+		NewCmdRuntimeDelete(ropts),
+		NewCmdRuntimeRun(ropts),
+		NewCmdRuntimeExec(ropts),
+		NewCmdRuntimeList(ropts),
+		NewCmdRuntimePs(ropts),
+		NewCmdRuntimePause(ropts),
+		NewCmdRuntimeResume(ropts),
+		NewCmdRuntimeUpdate(ropts),
+		NewCmdRuntimeEvents(ropts),
+		NewCmdRuntimeFeatures(ropts),
+		NewCmdRuntimeSpec(ropts),
+	)
+	for _, c := range cmd.Commands() {
+		run := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			err := run(cmd, args)
+			ropts.logError(err)
+			return err
+		}
+	}
 	return cmd
 }

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/template"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/pkg/engine"
+	"github.com/berth/berth/pkg/errdefs"
+)
+
+// openEngine opens the container engine under the global state roots.
+func openEngine(opts *Options) (*engine.Engine, error) {
+	eo := engine.Options{Root: opts.Root, RunRoot: opts.RunRoot, Runtime: defaultRuntime()}
+	if err := engineBackends(opts, &eo); err != nil {
+		return nil, err
+	}
+	return engine.New(eo)
+}
+
+// defaultRuntime is BERTH_RUNTIME or runc.
+func defaultRuntime() string { return envOr("BERTH_RUNTIME", "runc") }
+
+// engineError gives an engine failure docker's exit code 125 unless it
+// already carries one.
+func engineError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ec errdefs.ExitCoder
+	if e, ok := err.(errdefs.ExitCoder); ok {
+		ec = e
+	}
+	if ec != nil || asExitCoder(err) {
+		return err
+	}
+	return &errdefs.ExitError{Code: 125, Err: err}
+}
+
+func asExitCoder(err error) bool {
+	for err != nil {
+		if _, ok := err.(errdefs.ExitCoder); ok {
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+// formatFuncs are the template functions docker's --format offers.
+var formatFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"join":  strings.Join,
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+	"title": func(s string) string {
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
+	"split":   strings.Split,
+	"println": func(v ...any) string { return fmt.Sprintln(v...) },
+}
+
+// parseFormat compiles a --format Go template.
+func parseFormat(cmd *cobra.Command, format string) (*template.Template, error) {
+	t, err := template.New("format").Funcs(formatFuncs).Parse(format)
+	if err != nil {
+		return nil, usageError(cmd, fmt.Errorf("invalid --format: %w", err))
+	}
+	return t, nil
+}
+
+// fileFor returns w as an *os.File (what the runtime needs for stdio),
+// copying through a pipe when it is not one.
+func fileFor(w io.Writer) (*os.File, func(), error) {
+	if f, ok := w.(*os.File); ok {
+		return f, func() {}, nil
+	}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() { io.Copy(w, r); r.Close(); close(done) }()
+	return pw, func() { pw.Close(); <-done }, nil
+}

@@ -1,0 +1,401 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth/berth/internal/version"
+	"github.com/berth/berth/pkg/content"
+	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/layer"
+	"github.com/berth/berth/pkg/snapshot"
+)
+
+// ProgressFunc receives transfer progress: id is a layer's short digest
+// (12 hex digits), status a docker-style word ("Waiting", "Downloading",
+// "Extracting", "Pull complete", "Already exists", "Pushing", "Pushed",
+// "Layer already exists", "Mounted from ..."), current and total are bytes
+// (total 0 when unknown). It is called from several goroutines.
+type ProgressFunc func(id, status string, current, total int64)
+
+// RemoteOptions are what every registry operation shares.
+type RemoteOptions struct {
+	// Keychain finds credentials (default: authn.DefaultKeychain, which
+	// reads docker's config.json, as berth login writes it).
+	Keychain authn.Keychain
+	// Transport is the HTTP transport (default: remote.DefaultTransport).
+	Transport http.RoundTripper
+	// Progress, when set, is told how each layer is doing.
+	Progress ProgressFunc
+	// Jobs is how many layers move at once (default 4).
+	Jobs int
+}
+
+func (o RemoteOptions) remote(ctx context.Context) []remote.Option {
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	jobs := o.jobs()
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithJobs(jobs),
+		remote.WithUserAgent("berth/" + version.Version)}
+	if o.Transport != nil {
+		opts = append(opts, remote.WithTransport(o.Transport))
+	}
+	return opts
+}
+
+func (o RemoteOptions) jobs() int {
+	if o.Jobs > 0 {
+		return o.Jobs
+	}
+	return 4
+}
+
+func (o RemoteOptions) progress(id, status string, cur, total int64) {
+	if o.Progress != nil {
+		o.Progress(id, status, cur, total)
+	}
+}
+
+// PullOptions tune Pull.
+type PullOptions struct {
+	RemoteOptions
+	// Platform picks from an index (default: this machine's).
+	Platform *v1.Platform
+}
+
+// PullResult says what Pull did.
+type PullResult struct {
+	Image *Image
+	// Ref is the canonical reference pulled; Digest the digest of the
+	// document it named (an index or a manifest).
+	Ref    string
+	Digest digest.Digest
+	// Downloaded is false when every layer was here already and the name
+	// already pointed at the image.
+	Downloaded bool
+}
+
+// Pull fetches ref from its registry: the manifest (through an index, for
+// the platform asked for), the config and the layers that are not here
+// yet, downloaded, verified and unpacked in parallel. The image is named
+// only when all of it is in the store.
+func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*PullResult, error) {
+	ref, err := ParseReference(refStr)
+	if err != nil {
+		return nil, err
+	}
+	platform := DefaultPlatform()
+	if opts.Platform != nil {
+		platform = *opts.Platform
+	}
+	release, err := s.Lease()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	puller, err := remote.NewPuller(opts.remote(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	desc, err := puller.Get(ctx, ref)
+	if err != nil {
+		return nil, registryError("pulling "+refStr, err)
+	}
+	top := fromHash(desc.Digest)
+	raw := desc.Manifest
+	kind, err := docKind(raw, string(desc.MediaType))
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", refStr, err)
+	}
+	var indexRaw []byte
+	var index digest.Digest
+	mdgst := top
+	if kind.IsIndex() {
+		indexRaw, index = raw, top
+		d, err := selectManifest(raw, platform)
+		if err != nil {
+			return nil, fmt.Errorf("pulling %s: %w", refStr, err)
+		}
+		mdesc, err := puller.Get(ctx, ref.Context().Digest(d.Digest.String()))
+		if err != nil {
+			return nil, registryError("pulling "+refStr, err)
+		}
+		raw, mdgst = mdesc.Manifest, fromHash(d.Digest)
+		if digest.FromBytes(raw) != mdgst && mdgst.Algorithm() == digest.SHA256 {
+			return nil, fmt.Errorf("pulling %s: manifest digest mismatch: %w", refStr, errdefs.ErrInvalidArgument)
+		}
+		if kind, err = docKind(raw, string(mdesc.MediaType)); err != nil {
+			return nil, fmt.Errorf("pulling %s: %w", refStr, err)
+		}
+		if kind.IsIndex() {
+			return nil, fmt.Errorf("pulling %s: nested index: %w", refStr, errdefs.ErrNotImplemented)
+		}
+	}
+	m, err := parseManifest(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", refStr, err)
+	}
+	repo := ref.Context()
+
+	// Config.
+	cfgDigest := fromHash(m.Config.Digest)
+	if err := content.Validate(cfgDigest); err != nil {
+		return nil, err
+	}
+	if !s.content.Has(cfgDigest) {
+		if err := s.fetchBlob(ctx, puller, repo, cfgDigest, m.Config.Size, nil); err != nil {
+			return nil, fmt.Errorf("pulling %s: config: %w", refStr, err)
+		}
+	}
+	rawCfg, err := s.content.ReadAll(cfgDigest, maxConfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(rawCfg))
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: config: %w: %v", refStr, errdefs.ErrInvalidArgument, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("pulling %s: %d layers but %d diff IDs in the config: %w", refStr, len(m.Layers), len(cfg.RootFS.DiffIDs), errdefs.ErrInvalidArgument)
+	}
+	layers := make([]Layer, len(m.Layers))
+	diffIDs := make([]digest.Digest, len(m.Layers))
+	for i, l := range m.Layers {
+		diffIDs[i] = fromHash(cfg.RootFS.DiffIDs[i])
+		layers[i] = Layer{Digest: fromHash(l.Digest), Size: l.Size, MediaType: string(l.MediaType), DiffID: diffIDs[i]}
+		if err := content.Validate(layers[i].Digest); err != nil {
+			return nil, err
+		}
+		if err := content.Validate(diffIDs[i]); err != nil {
+			return nil, err
+		}
+	}
+	chains := snapshot.ChainIDs(diffIDs)
+	slog.Debug("pull: manifest and config", "ref", refStr, "elapsed", time.Since(start))
+	layersStart := time.Now()
+	downloaded, err := s.fetchLayers(ctx, layers, chains, opts.RemoteOptions, func(ctx context.Context, l Layer, progress func(int64)) (io.ReadCloser, error) {
+		rl, err := puller.Layer(ctx, repo.Digest(l.Digest.String()))
+		if err != nil {
+			return nil, err
+		}
+		rc, err := rl.Compressed()
+		if err != nil {
+			return nil, registryError("fetching layer "+l.Digest.String(), err)
+		}
+		return rc, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", refStr, err)
+	}
+	slog.Debug("pull: layers downloaded, verified, unpacked and committed", "layers", len(layers), "elapsed", time.Since(layersStart))
+	for i := range layers {
+		layers[i].ChainID = chains[i]
+	}
+	if err := s.content.Ingest(ctx, mdgst, int64(len(raw)), bytes.NewReader(raw)); err != nil {
+		return nil, err
+	}
+	if indexRaw != nil {
+		if err := s.content.Ingest(ctx, index, int64(len(indexRaw)), bytes.NewReader(indexRaw)); err != nil {
+			return nil, err
+		}
+	}
+	canonRepo := repoName(repo)
+	names := []string{canonRepo + "@" + top.String()}
+	canon := canonical(ref)
+	if t, ok := ref.(name.Tag); ok {
+		names = append(names, canonRepo+":"+t.TagStr())
+	}
+	refs, _ := s.readRefs()
+	alreadyNamed := true
+	for _, n := range names {
+		if refs[n] != cfgDigest {
+			alreadyNamed = false
+		}
+	}
+	img, err := s.commitImage(ctx, &record{ID: cfgDigest, Manifest: mdgst, MediaType: string(kind), Index: index, Layers: layers, Sources: []string{canonRepo}}, names)
+	if err != nil {
+		return nil, err
+	}
+	slog.Debug("pull: done", "ref", refStr, "elapsed", time.Since(start))
+	return &PullResult{Image: img, Ref: canon, Digest: top, Downloaded: downloaded || !alreadyNamed}, nil
+}
+
+// fetchBlob downloads a small blob (a config) into the content store.
+func (s *Store) fetchBlob(ctx context.Context, puller *remote.Puller, repo name.Repository, d digest.Digest, size int64, _ func(int64)) error {
+	rl, err := puller.Layer(ctx, repo.Digest(d.String()))
+	if err != nil {
+		return registryError("fetching "+d.String(), err)
+	}
+	rc, err := rl.Compressed()
+	if err != nil {
+		return registryError("fetching "+d.String(), err)
+	}
+	defer rc.Close()
+	return s.content.Ingest(ctx, d, size, rc)
+}
+
+// opener returns the compressed stream of a layer blob.
+type opener func(ctx context.Context, l Layer, progress func(int64)) (io.ReadCloser, error)
+
+// fetchLayers makes every layer's blob and snapshot present: blobs that
+// are missing are read from open while being unpacked; snapshots missing
+// for blobs that are here are unpacked from the store. Layers move in
+// parallel (they unpack into separate directories) and are committed
+// bottom up. It reports whether anything was fetched.
+func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest.Digest, opts RemoteOptions, open opener) (bool, error) {
+	unpacked := make([]*snapshot.Unpacked, len(layers))
+	defer func() {
+		for _, u := range unpacked {
+			if u != nil {
+				u.Close()
+			}
+		}
+	}()
+	var mu sync.Mutex
+	fetched := false
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.jobs())
+	for i, l := range layers {
+		id := shortID(l.Digest)
+		needBlob := !s.content.Has(l.Digest)
+		needSnap := !s.snapshots.Has(chains[i])
+		if !needBlob && !needSnap {
+			opts.progress(id, "Already exists", 0, 0)
+			continue
+		}
+		opts.progress(id, "Waiting", 0, l.Size)
+		g.Go(func() error {
+			t0 := time.Now()
+			u, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open)
+			slog.Debug("pull: layer", "digest", l.Digest, "bytes", l.Size, "elapsed", time.Since(t0))
+			if err != nil {
+				opts.progress(id, "Failed", 0, 0)
+				return fmt.Errorf("layer %s: %w", l.Digest, err)
+			}
+			mu.Lock()
+			unpacked[i] = u
+			if needBlob {
+				fetched = true
+			}
+			mu.Unlock()
+			opts.progress(id, "Pull complete", l.Size, l.Size)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return false, err
+	}
+	t0 := time.Now()
+	defer func() { slog.Debug("pull: layers committed", "elapsed", time.Since(t0)) }()
+	var parent digest.Digest
+	for i := range layers {
+		if u := unpacked[i]; u != nil {
+			c, err := u.Commit(parent)
+			if err != nil {
+				return false, err
+			}
+			if c != chains[i] {
+				return false, fmt.Errorf("layer %d: chain %s, want %s: %w", i, c, chains[i], errdefs.ErrInvalidArgument)
+			}
+			fetched = true
+		} else if !s.snapshots.Has(chains[i]) {
+			return false, fmt.Errorf("layer %d snapshot %s vanished: %w", i, chains[i], errdefs.ErrNotFound)
+		}
+		parent = chains[i]
+	}
+	return fetched, nil
+}
+
+func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener) (*snapshot.Unpacked, error) {
+	id := shortID(l.Digest)
+	var src io.Reader
+	var w *content.Writer
+	if needBlob {
+		rc, err := open(ctx, l, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		if w, err = s.content.Writer(); err != nil {
+			return nil, err
+		}
+		defer w.Close()
+		if l.Digest.Algorithm() != digest.SHA256 {
+			return nil, fmt.Errorf("layer digest algorithm %s: %w", l.Digest.Algorithm(), errdefs.ErrNotImplemented)
+		}
+		pr := &progressReader{r: rc, total: l.Size, status: "Downloading", id: id, opts: opts}
+		src = io.TeeReader(pr, w)
+	} else {
+		f, err := s.content.Open(l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		src = &progressReader{r: f, total: l.Size, status: "Extracting", id: id, opts: opts}
+	}
+	var u *snapshot.Unpacked
+	if needSnap {
+		zr, _, err := layer.Decompress(src)
+		if err != nil {
+			return nil, err
+		}
+		u, err = s.snapshots.Unpack(ctx, l.DiffID, zr)
+		zr.Close()
+		if err != nil {
+			return nil, err
+		}
+		// The tar ended; whatever follows in the blob (padding, the gzip
+		// trailer) must still be read for the blob digest.
+		if _, err := io.Copy(io.Discard, src); err != nil {
+			u.Close()
+			return nil, err
+		}
+	} else if _, err := io.Copy(io.Discard, src); err != nil {
+		return nil, err
+	}
+	if w != nil {
+		if _, err := w.Commit(l.Digest, l.Size); err != nil {
+			if u != nil {
+				u.Close()
+			}
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// progressReader reports bytes read, about every MiB.
+type progressReader struct {
+	r       io.Reader
+	n, last int64
+	total   int64
+	id      string
+	status  string
+	opts    RemoteOptions
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n-p.last >= 1<<20 || (err == io.EOF && p.n != p.last) {
+		p.last = p.n
+		p.opts.progress(p.id, p.status, p.n, p.total)
+	}
+	return n, err
+}

@@ -1,0 +1,335 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/pkg/errdefs"
+)
+
+// kernel does the Linux side: links, addresses and routes over netlink,
+// NAT and port rules in berth's own nftables table.
+type kernel struct {
+	table string
+}
+
+// routedPrefixes lists the IPv4 destinations the host routes already (every
+// route of every table but default routes), so a new subnet avoids them.
+func (k *kernel) routedPrefixes() ([]netip.Prefix, error) {
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("listing routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		p, ok := prefixOf(r.Dst)
+		if !ok || p.Bits() == 0 || p.Addr().IsLoopback() || p.Addr().IsMulticast() {
+			continue
+		}
+		if r.Type == unix.RTN_LOCAL || r.Type == unix.RTN_BROADCAST {
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), bits), true
+}
+
+// ensureNetwork makes n's bridge, gives it the gateway address, brings it up
+// and installs the network's NAT rules. Every step is idempotent.
+func (k *kernel) ensureNetwork(n *Network) error {
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		if !isLinkNotFound(err) {
+			return fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
+		}
+		mac, _ := net.ParseMAC(macFor(n.Gateway))
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, HardwareAddr: mac}}
+		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("creating bridge %s: %w", n.Bridge, err)
+		}
+		if link, err = netlink.LinkByName(n.Bridge); err != nil {
+			return fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
+		}
+	}
+	if link.Type() != "bridge" {
+		return fmt.Errorf("device %s exists and is a %s, not a bridge: %w", n.Bridge, link.Type(), errdefs.ErrConflict)
+	}
+	if err := k.checkSubnetFree(n, link.Attrs().Index); err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: n.Gateway.AsSlice(), Mask: net.CIDRMask(n.Subnet.Bits(), 32)}}
+	if err := netlink.AddrReplace(link, addr); err != nil {
+		return fmt.Errorf("adding %s to bridge %s: %w", n.Gateway, n.Bridge, err)
+	}
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		if err := netlink.LinkSetUp(link); err != nil {
+			return fmt.Errorf("bringing up bridge %s: %w", n.Bridge, err)
+		}
+	}
+	// Published ports answer on 127.0.0.1: DNAT turns those packets into
+	// ones leaving through the bridge with a loopback source, which the
+	// kernel drops as martians unless route_localnet is on.
+	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", n.Bridge, "route_localnet"), "1"); err != nil {
+		return err
+	}
+	if !n.Internal {
+		if err := writeSysctl("/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
+			return err
+		}
+	}
+	return k.ensureNetworkRules(n)
+}
+
+// checkSubnetFree fails when another device already routes n's subnet.
+func (k *kernel) checkSubnetFree(n *Network, bridgeIndex int) error {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("listing routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.LinkIndex == bridgeIndex {
+			continue
+		}
+		if p, ok := prefixOf(r.Dst); ok && p.Bits() > 0 && p.Overlaps(n.Subnet) {
+			dev := fmt.Sprint(r.LinkIndex)
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+				dev = l.Attrs().Name
+			}
+			return fmt.Errorf("subnet %s of network %s is already routed to %s (%s): %w", n.Subnet, n.Name, dev, p, errdefs.ErrConflict)
+		}
+	}
+	return nil
+}
+
+// removeNetwork deletes n's bridge and rules. Missing pieces are fine.
+func (k *kernel) removeNetwork(n *Network) error {
+	var errs []error
+	if err := k.deleteRules(networkTag(n)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := k.deleteBridgeElement(n.Bridge); err != nil {
+		errs = append(errs, err)
+	}
+	if link, err := netlink.LinkByName(n.Bridge); err == nil {
+		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting bridge %s: %w", n.Bridge, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// attach makes the veth pair, configures the container end inside its
+// namespace and installs the endpoint's port rules.
+func (k *kernel) attach(n *Network, ep *endpoint) error {
+	ns, err := netns.GetFromPath(ep.NetNSPath)
+	if err != nil {
+		return fmt.Errorf("opening network namespace %s: %w", ep.NetNSPath, err)
+	}
+	defer ns.Close()
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
+	}
+	nh, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in namespace %s: %w", ep.NetNSPath, err)
+	}
+	defer nh.Close()
+	if ep.Interface == "" {
+		if ep.Interface, err = freeIfName(nh); err != nil {
+			return err
+		}
+	} else if _, err := nh.LinkByName(ep.Interface); err == nil {
+		return fmt.Errorf("the container already has a device named %s: %w", ep.Interface, errdefs.ErrConflict)
+	}
+	// A host end left by a crashed attempt has our deterministic name.
+	if old, err := netlink.LinkByName(ep.HostVeth); err == nil {
+		netlink.LinkDel(old)
+	}
+	mac, _ := net.ParseMAC(ep.MAC)
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: ep.HostVeth, MTU: br.Attrs().MTU, MasterIndex: br.Attrs().Index},
+		PeerName:  ep.Interface, PeerNamespace: netlink.NsFd(int(ns)), PeerHardwareAddr: mac,
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("creating veth pair %s/%s: %w", ep.HostVeth, ep.Interface, err)
+	}
+	host, err := netlink.LinkByName(ep.HostVeth)
+	if err != nil {
+		return fmt.Errorf("looking up %s: %w", ep.HostVeth, err)
+	}
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fmt.Errorf("hairpin on %s: %w", ep.HostVeth, err)
+	}
+	if err := netlink.LinkSetUp(host); err != nil {
+		return fmt.Errorf("bringing up %s: %w", ep.HostVeth, err)
+	}
+	if err := configureInside(nh, n, ep); err != nil {
+		return fmt.Errorf("configuring %s in %s: %w", ep.Interface, ep.NetNSPath, err)
+	}
+	return k.addPortRules(n, ep)
+}
+
+// configureInside gives the container end its address and routes, and
+// brings up lo with it.
+func configureInside(nh *netlink.Handle, n *Network, ep *endpoint) error {
+	link, err := nh.LinkByName(ep.Interface)
+	if err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ep.IP.AsSlice(), Mask: net.CIDRMask(ep.PrefixLen, 32)}}
+	if err := nh.AddrAdd(link, addr); err != nil {
+		return fmt.Errorf("adding address %s: %w", ep.IP, err)
+	}
+	if err := nh.LinkSetUp(link); err != nil {
+		return err
+	}
+	if lo, err := nh.LinkByName("lo"); err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
+		if err := nh.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("bringing up lo: %w", err)
+		}
+	}
+	if ep.Gateway.IsValid() {
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: ep.Gateway.AsSlice()}
+		if err := nh.RouteAdd(r); err != nil {
+			if !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("adding default route via %s: %w", ep.Gateway, err)
+			}
+			// Already attached elsewhere: the first network keeps the default route.
+		}
+	}
+	return nil
+}
+
+// freeIfName picks eth0, eth1... the first name not used in the namespace.
+func freeIfName(nh *netlink.Handle) (string, error) {
+	links, err := nh.LinkList()
+	if err != nil {
+		return "", fmt.Errorf("listing container devices: %w", err)
+	}
+	used := map[string]bool{}
+	for _, l := range links {
+		used[l.Attrs().Name] = true
+	}
+	for i := 0; i < 1000; i++ {
+		if name := fmt.Sprintf("eth%d", i); !used[name] {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no free ethN device name: %w", errdefs.ErrUnavailable)
+}
+
+// detach removes ep's host veth end (its peer goes with it) and port rules.
+// What is already gone is fine.
+func (k *kernel) detach(n *Network, ep *endpoint) error {
+	var errs []error
+	// Only published ports make per-container rules.
+	if len(ep.Ports) > 0 {
+		if err := k.deleteRules(containerTag(n, ep.ContainerID)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if link, err := netlink.LinkByName(ep.HostVeth); err == nil {
+		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", ep.HostVeth, err))
+		}
+	} else if !isLinkNotFound(err) {
+		errs = append(errs, fmt.Errorf("looking up %s: %w", ep.HostVeth, err))
+	}
+	return errors.Join(errs...)
+}
+
+// netnsID identifies a namespace file by device and inode, so a recycled
+// /proc/PID path is not taken for the container's namespace.
+func (k *kernel) netnsID(path string) (uint64, uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return 0, 0, fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
+		}
+		return 0, 0, err
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err != nil {
+		return 0, 0, err
+	}
+	if fs.Type != unix.NSFS_MAGIC && fs.Type != unix.PROC_SUPER_MAGIC {
+		return 0, 0, fmt.Errorf("%s is not a namespace file: %w", path, errdefs.ErrInvalidArgument)
+	}
+	return uint64(st.Dev), st.Ino, nil
+}
+
+// netnsAlive reports whether path still names the namespace recorded. Only
+// a missing path or another inode count as gone: any other error (EMFILE,
+// EACCES...) must not release a live container's network.
+func (k *kernel) netnsAlive(path string, dev, ino uint64) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR)
+	}
+	return uint64(st.Dev) == dev && st.Ino == ino
+}
+
+// destroy deletes the whole nftables table.
+func (k *kernel) destroy() error {
+	return k.deleteTable()
+}
+
+func isLinkNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
+}
+
+func writeSysctl(path, value string) error {
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == value {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("setting %s: %w", path, err)
+	}
+	return nil
+}
+
+// collect deletes every bridge listed in the table's bridges set, the
+// default bridge, and the table: what a deleted state root left behind.
+func (k *kernel) collect(defaultBridge string) error {
+	names := map[string]bool{defaultBridge: true}
+	for _, b := range k.listBridges() {
+		names[b] = true
+	}
+	var errs []error
+	for name := range names {
+		link, err := netlink.LinkByName(name)
+		if err != nil || link.Type() != "bridge" {
+			continue
+		}
+		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting bridge %s: %w", name, err))
+		}
+	}
+	if err := k.deleteTable(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,26 @@
+//go:build !linux
+
+package network
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/berth/berth/pkg/errdefs"
+)
+
+// kernel is Linux-only; elsewhere every kernel operation says so.
+type kernel struct{ table string }
+
+var errNoKernel = fmt.Errorf("container networking needs Linux: %w", errdefs.ErrNotImplemented)
+
+func (k *kernel) routedPrefixes() ([]netip.Prefix, error) { return nil, errNoKernel }
+func (k *kernel) ensureNetwork(*Network) error            { return errNoKernel }
+func (k *kernel) removeNetwork(*Network) error            { return errNoKernel }
+func (k *kernel) attach(*Network, *endpoint) error        { return errNoKernel }
+func (k *kernel) detach(*Network, *endpoint) error        { return errNoKernel }
+func (k *kernel) netnsID(string) (uint64, uint64, error)  { return 0, 0, errNoKernel }
+func (k *kernel) netnsAlive(string, uint64, uint64) bool  { return false }
+func (k *kernel) destroy() error                          { return errNoKernel }
+
+func (k *kernel) collect(string) error { return errNoKernel }

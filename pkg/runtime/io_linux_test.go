@@ -1,0 +1,5 @@
+package runtime_test
+
+import "io"
+
+var io_ReadAll = io.ReadAll

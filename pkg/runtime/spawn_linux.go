@@ -1,0 +1,151 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/pkg/runtime/nsenter"
+)
+
+// Environment variables the re-executed runtime reads before anything else.
+const (
+	envInit     = "_BERTH_INIT"     // "init" or "exec": run as container init / exec helper
+	envSync     = "_BERTH_SYNC"     // fd of the sync socket
+	envNsenter  = "_BERTH_NSENTER"  // instructions for the nsenter constructor
+	envConsole  = "_BERTH_CONSOLE"  // fd of the console socket, if any
+	envFifo     = "_BERTH_FIFO"     // fd of exec.fifo (O_PATH), init only
+	envPreserve = "_BERTH_PRESERVE" // number of preserved fds after stdio
+)
+
+// nsJoin is a namespace the child joins by fd before the Go runtime starts.
+type nsJoin struct {
+	typ  int // CLONE_NEW*
+	file *os.File
+}
+
+// child describes a re-executed runtime process to start.
+type child struct {
+	mode       string // "init" or "exec"
+	cloneflags uintptr
+	unshare    uintptr // created by nsenter after the joins
+	fork       bool    // nsenter forks so the child lands in a joined/new pid namespace
+	uidMap     []syscall.SysProcIDMap
+	gidMap     []syscall.SysProcIDMap
+	joins      []nsJoin
+	stdio      [3]*os.File
+	preserve   []*os.File
+	fifo       *os.File
+	console    *os.File
+}
+
+// started is a child that runs, with the parent's end of its sync socket.
+type started struct {
+	cmd  *exec.Cmd
+	pid  int
+	conn *syncConn
+}
+
+// start re-executes the runtime from a sealed memfd as described by c.
+func (c *child) start() (*started, error) {
+	if len(c.joins) > 0 && !nsenter.Available {
+		return nil, fmt.Errorf("joining namespaces needs a cgo build of berth (nsenter): %w", errNotSupported)
+	}
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childEnd := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer childEnd.Close()
+
+	extra := append([]*os.File{}, c.preserve...)
+	add := func(f *os.File) int {
+		extra = append(extra, f)
+		return 2 + len(extra)
+	}
+	env := []string{
+		envInit + "=" + c.mode,
+		envSync + "=" + strconv.Itoa(add(childEnd)),
+		envPreserve + "=" + strconv.Itoa(len(c.preserve)),
+	}
+	if c.fifo != nil {
+		env = append(env, envFifo+"="+strconv.Itoa(add(c.fifo)))
+	}
+	if c.console != nil {
+		env = append(env, envConsole+"="+strconv.Itoa(add(c.console)))
+	}
+	if len(c.joins) > 0 || c.unshare != 0 || c.fork {
+		var js []string
+		for _, j := range c.joins {
+			js = append(js, fmt.Sprintf("%d:%d", add(j.file), j.typ))
+		}
+		fork := 0
+		if c.fork {
+			fork = 1
+		}
+		env = append(env, fmt.Sprintf("%s=%d;%d;%d;%s", envNsenter, 3+len(c.preserve), c.unshare, fork, strings.Join(js, ",")))
+	}
+	exeFD := add(exe)
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
+		Args:       []string{"berth-runtime", c.mode},
+		Env:        env,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 c.cloneflags,
+			UidMappings:                c.uidMap,
+			GidMappings:                c.gidMap,
+			GidMappingsEnableSetgroups: true,
+			Setsid:                     true,
+		},
+	}
+	// The memfd must sit at exeFD in the child; exec.Cmd resolves Path in
+	// the child after it has arranged ExtraFiles, so the number holds.
+	if c.cloneflags&unix.CLONE_NEWUSER != 0 {
+		// The child keeps our (unmapped) ids until it switches to the
+		// namespace's root; only then does execve give it capabilities there.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdio[0], c.stdio[1], c.stdio[2]
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("starting the runtime's child: %w", err)
+	}
+	s := &started{cmd: cmd, pid: cmd.Process.Pid, conn: newSyncConn(parent)}
+	if c.fork {
+		m, err := s.conn.expect(msgPid)
+		werr := cmd.Wait()
+		if err != nil {
+			parent.Close()
+			return nil, err
+		}
+		if werr != nil {
+			unix.Kill(m.Pid, unix.SIGKILL)
+			parent.Close()
+			return nil, fmt.Errorf("nsenter: %w", werr)
+		}
+		s.pid = m.Pid
+		s.cmd = nil
+	}
+	return s, nil
+}
+
+// kill ends a child that failed half way and reaps it if it is ours.
+func (s *started) kill() {
+	unix.Kill(s.pid, unix.SIGKILL)
+	if s.cmd != nil {
+		s.cmd.Wait()
+	}
+	s.conn.f.Close()
+}
