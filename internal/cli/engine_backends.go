@@ -1,8 +1,22 @@
 package cli
 
-import "github.com/berth/berth/pkg/engine"
+import (
+	"github.com/berth/berth/pkg/engine"
+	"github.com/berth/berth/pkg/image"
+	"github.com/berth/berth/pkg/network"
+)
 
-// engineBackends plugs the image store and the network into the engine.
-// Until they land, containers run from --rootfs directories with the none
-// and host networks.
-func engineBackends(opts *Options, eo *engine.Options) error { return nil }
+// engineBackends plugs the image store and the network manager into the engine.
+func engineBackends(opts *Options, eo *engine.Options) error {
+	imgs, err := image.Open(opts.Root)
+	if err != nil {
+		return err
+	}
+	nets, err := network.Open(opts.Root, opts.RunRoot)
+	if err != nil {
+		return err
+	}
+	eo.Images = engine.StoreImages{Store: imgs}
+	eo.Network = engine.Networks{Manager: nets}
+	return nil
+}

@@ -14,7 +14,12 @@ func NewCmdImage(opts *Options) *cobra.Command {
 		Short: "Manage images",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(NewCmdImport(opts))
+	ls := NewCmdImages(opts)
+	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
+	rm := NewCmdRmi(opts)
+	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
+	cmd.AddCommand(ls, rm, NewCmdImageInspect(opts), NewCmdImagePrune(opts), NewCmdPull(opts), NewCmdPush(opts),
+		NewCmdTag(opts), NewCmdHistory(opts), NewCmdImport(opts), NewCmdSave(opts), NewCmdLoad(opts))
 	return cmd
 }
 

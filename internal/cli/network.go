@@ -22,6 +22,9 @@ by name; the default network "bridge" is made on first use.`,
 		NewCmdNetworkInspect(opts),
 		NewCmdNetworkRm(opts),
 		NewCmdNetworkPrune(opts),
+		NewCmdNetworkAttach(opts),
+		NewCmdNetworkDetach(opts),
+		NewCmdNetworkRepair(opts),
 	)
 	return cmd
 }

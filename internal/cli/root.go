@@ -68,7 +68,28 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdWait(opts),
 		NewCmdInspect(opts),
 		NewCmdMonitor(opts),
+		NewCmdPull(opts),
+		NewCmdPush(opts),
+		NewCmdImages(opts),
+		NewCmdTag(opts),
+		NewCmdRmi(opts),
+		NewCmdHistory(opts),
+		NewCmdSave(opts),
+		NewCmdLoad(opts),
+		NewCmdLogin(opts),
+		NewCmdLogout(opts),
+		NewCmdSystem(opts),
+		NewCmdAttach(opts),
+		NewCmdPort(opts),
+		NewCmdTop(opts),
+		NewCmdStats(opts),
+		NewCmdCp(opts),
+		NewCmdContainer(opts),
+		NewCmdVolume(opts),
+		NewCmdBuild(opts),
+		NewCmdBuilder(opts),
 	)
+	addNetworkConnect(root, opts)
 	return root
 }
 

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -122,9 +121,13 @@ type run struct {
 	plan    *dockerfile.Plan
 	out     io.Writer
 	results map[int]*state
-	step    int
-	total   int
-	res     Result
+	id      string
+	seq     int
+	// madeWorkdir: the last filesystem step created the pending WORKDIR.
+	madeWorkdir bool
+	step        int
+	total       int
+	res         Result
 }
 
 // Build runs the build o describes and returns the image ID.
@@ -151,6 +154,13 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l, ok := b.Images.(Leaser); ok {
+		release, err := l.Lease()
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	r := &run{b: b, o: o, file: f, plan: plan, out: o.Out, results: map[int]*state{}}
 	if r.out == nil {
 		r.out = io.Discard
@@ -162,6 +172,13 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(b.TmpDir, 0o700); err != nil {
 		return nil, err
 	}
+	r.id = newBuildID()
+	unlock, err := b.lockBuild(r.id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	b.recover(ctx)
 	for n, i := range plan.Order {
 		st, err := r.buildStage(ctx, plan.Stages[i], n+1, len(plan.Order))
 		if err != nil {
@@ -333,8 +350,10 @@ func (r *run) cached(ctx context.Context, st *state, key digest.Digest) bool {
 	if !r.b.Cache.Get(key, &e) {
 		return false
 	}
-	if n := len(e.Layers); n > 0 && !r.b.Snapshots.Has(ctx, e.Layers[n-1].ChainID) {
-		return false
+	for _, l := range e.Layers {
+		if !r.b.Snapshots.HasLayer(ctx, l) {
+			return false
+		}
 	}
 	st.img, st.layers, st.key = e.Image, e.Layers, key
 	return true
@@ -422,11 +441,21 @@ func lineOf(c instructions.Command) int {
 	return 0
 }
 
-// randomID returns a fresh name for snapshots, mounts and containers.
-func randomID() string {
-	var b [8]byte
+// idPrefix starts the names of everything a build creates: snapshot keys,
+// mount directories, bundles and containers are idPrefix+BUILD+"-"+N.
+const idPrefix = "berth-build-"
+
+// newBuildID returns a fresh build ID.
+func newBuildID() string {
+	var b [6]byte
 	rand.Read(b[:])
-	return "berth-build-" + hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newID returns a fresh name for a snapshot, mount, bundle or container of this build.
+func (r *run) newID() string {
+	r.seq++
+	return fmt.Sprintf("%s%s-%d", idPrefix, r.id, r.seq)
 }
 
 // sortedKeys returns m's keys in order.
@@ -438,5 +467,3 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-var _ = filepath.Join

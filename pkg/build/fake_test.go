@@ -124,10 +124,10 @@ func (s *dirStore) Abort(ctx context.Context, key, target string) error {
 	return nil
 }
 
-func (s *dirStore) Has(ctx context.Context, chain digest.Digest) bool {
+func (s *dirStore) HasLayer(ctx context.Context, l Layer) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.chains[chain]
+	_, ok := s.chains[l.ChainID]
 	return ok
 }
 

@@ -45,12 +45,19 @@ type Snapshots interface {
 	Commit(ctx context.Context, key, target string) (Layer, error)
 	// Abort unmounts target and discards the snapshot.
 	Abort(ctx context.Context, key, target string) error
-	// Has reports whether the committed chain exists (a cached layer is still usable).
-	Has(ctx context.Context, chain digest.Digest) bool
+	// HasLayer reports whether the layer's snapshot and blob both still
+	// exist, so that a cached step can use it.
+	HasLayer(ctx context.Context, l Layer) bool
 }
 
 // Puller brings a newer copy of an image into the store (--pull). Stores
 // that cannot reach a registry do not implement it.
 type Puller interface {
 	Pull(ctx context.Context, ref string) error
+}
+
+// Leaser is an image store that can keep its garbage collector away from
+// objects a build has created but no image names yet.
+type Leaser interface {
+	Lease() (release func(), err error)
 }

@@ -65,8 +65,11 @@ func lookupUser(t *fscopy.Tree, spec string) (IDs, error) {
 				return IDs{}, fmt.Errorf("unable to find group %s: no matching entries in group file: %w", g, errdefs.ErrNotFound)
 			}
 		}
+		ids.Additional = []int{ids.GID}
 		return ids, nil
 	}
+	// As docker does, the primary group is a supplementary group too.
+	ids.Additional = []int{ids.GID}
 	for _, f := range groups {
 		if len(f) > 3 {
 			for _, m := range strings.Split(f[3], ",") {

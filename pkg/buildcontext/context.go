@@ -104,7 +104,7 @@ func FromTar(r io.Reader, tmp, dockerfile string) (*Context, error) {
 		var dst *fscopy.Tree
 		dst, err = fscopy.OpenTree(dir)
 		if err == nil {
-			err = src.Extract(filepath.Base(f.Name()), dst, ".", &fscopy.Owner{UID: os.Getuid(), GID: os.Getgid()})
+			err = src.Extract(filepath.Base(f.Name()), dst, ".", nil, &fscopy.Owner{UID: os.Getuid(), GID: os.Getgid()})
 			dst.Close()
 		}
 		src.Close()

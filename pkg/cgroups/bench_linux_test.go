@@ -16,12 +16,19 @@ import (
 // Destroy.
 func BenchmarkLifecycle(b *testing.B) {
 	testutil.RequireRoot(b)
-	base := uniquePath(&testing.T{})
+	base := uniquePath(b)
 	r := &specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: i64(256 << 20)},
 		CPU:    &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000)},
 		Pids:   &specs.LinuxPids{Limit: i64(100)},
 	}
+	var cur Manager
+	b.Cleanup(func() {
+		if cur != nil {
+			_ = cur.Signal(syscall.SIGKILL)
+			_ = cur.Destroy()
+		}
+	})
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		cmd := exec.Command("sleep", "60")
@@ -33,6 +40,7 @@ func BenchmarkLifecycle(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		cur = m
 		if err := m.Set(r); err != nil {
 			b.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -329,6 +330,89 @@ func TestRelativePathIsUnderOwnCgroup(t *testing.T) {
 		}
 		if _, err := os.Stat(want); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// A parent left with an empty cpuset by another tool is seeded too, or no
+// task could join below it.
+func TestEmptyCpusetParentIsSeeded(t *testing.T) {
+	testutil.RequireRoot(t)
+	l, _ := hostLayout()
+	h := l.owner["cpuset"]
+	if h == nil || h == l.v2 {
+		t.Skip("no v1 cpuset hierarchy")
+	}
+	parent := uniquePath(t)
+	dir := h.dirFor(parent)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestManager(t, parent+"/c")
+	t.Cleanup(func() { _ = newManagerForCleanup(parent).Destroy() })
+	if got, _ := readString(dir, "cpuset.cpus"); got != "" {
+		t.Skipf("kernel seeds new cpusets (%q)", got)
+	}
+	w := startHelper(t, "wait")
+	if err := m.Apply(w.pid()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readString(m.Path("cpuset"), "cpuset.cpus"); got == "" {
+		t.Fatal("cpuset.cpus is empty")
+	}
+}
+
+func TestApplyFailureLeavesNothing(t *testing.T) {
+	testutil.RequireRoot(t)
+	parent := uniquePath(t)
+	m := newTestManager(t, parent+"/c")
+	t.Cleanup(func() { _ = newManagerForCleanup(parent).Destroy() })
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Apply(gone.Process.Pid)
+	if !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Apply of an exited pid: %v, want ErrNotFound", err)
+	}
+	if m.Exists() || newManagerForCleanup(parent).Exists() {
+		t.Fatalf("a failed Apply left a cgroup behind: %v", m.Paths())
+	}
+	if err := m.Apply(0); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("Apply(0): %v", err)
+	}
+}
+
+// memory+swap must stay above the memory limit at every step on v1, so
+// raising and lowering both take opposite orders.
+func TestMemorySwapOrderOnHost(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestManager(t, uniquePath(t))
+	for _, step := range []struct{ limit, swap int64 }{
+		{64 << 20, 128 << 20},
+		{256 << 20, 512 << 20},
+		{32 << 20, 32 << 20},
+		{-1, -1},
+	} {
+		err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(step.limit), Swap: i64(step.swap)}})
+		if errors.Is(err, errdefs.ErrUnavailable) {
+			t.Skipf("no swap limit on this host: %v", err)
+		}
+		if err != nil {
+			t.Fatalf("limit %d swap %d: %v", step.limit, step.swap, err)
+		}
+		mm := m.(*manager)
+		dir, v2 := mm.dirOf("memory")
+		if v2 {
+			continue
+		}
+		lim, _ := readString(dir, "memory.limit_in_bytes")
+		sw, _ := readString(dir, "memory.memsw.limit_in_bytes")
+		if step.limit > 0 && (lim != strconv.FormatInt(step.limit, 10) || sw != strconv.FormatInt(step.swap, 10)) {
+			t.Errorf("after %+v: limit %s, memsw %s", step, lim, sw)
+		}
+		if step.limit == -1 && (lim != sw || len(lim) < 15) {
+			t.Errorf("after lifting: limit %s, memsw %s, want both unlimited", lim, sw)
 		}
 	}
 }

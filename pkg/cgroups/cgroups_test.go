@@ -2,7 +2,10 @@ package cgroups
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth/berth/pkg/errdefs"
 )
@@ -46,5 +49,20 @@ func TestSharesToWeight(t *testing.T) {
 		if got := blkioWeightToIO(in); got != want {
 			t.Errorf("blkioWeightToIO(%d) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+func TestIgnored(t *testing.T) {
+	k := int64(1 << 20)
+	no := false
+	got := Ignored(&specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: &k, KernelTCP: &k, UseHierarchy: &no}})
+	if len(got) != 3 || !strings.HasPrefix(got[0], "linux.resources.memory.kernel:") {
+		t.Fatalf("Ignored = %q", got)
+	}
+	if got := Ignored(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &k}}); got != nil {
+		t.Fatalf("Ignored = %q", got)
+	}
+	if f := Features(); !*f.V1 || !*f.V2 || *f.Systemd {
+		t.Fatalf("Features = %+v", f)
 	}
 }

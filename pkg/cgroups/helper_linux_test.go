@@ -110,13 +110,19 @@ func startHelper(t *testing.T, mode string) *helper {
 	return h
 }
 
-// start lets the helper go and returns its exit error and output.
-func (h *helper) run(t *testing.T) (error, string) {
+// release lets the helper go without waiting for it.
+func (h *helper) release(t *testing.T) {
 	t.Helper()
 	if _, err := io.WriteString(h.stdin, "go\n"); err != nil {
 		t.Fatal(err)
 	}
 	h.stdin.Close()
+}
+
+// run lets the helper go and returns its exit error and output.
+func (h *helper) run(t *testing.T) (error, string) {
+	t.Helper()
+	h.release(t)
 	select {
 	case err := <-h.done:
 		h.done <- err
@@ -130,7 +136,7 @@ func (h *helper) run(t *testing.T) (error, string) {
 func (h *helper) pid() int { return h.cmd.Process.Pid }
 
 // uniquePath returns an absolute cgroup path no other test run uses.
-func uniquePath(t *testing.T) string {
+func uniquePath(t testing.TB) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return "/berth-test-" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-") + "-" + hex.EncodeToString(b)

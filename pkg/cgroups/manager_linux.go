@@ -175,10 +175,12 @@ func (m *manager) create() (created []string, err error) {
 			}
 			if made {
 				created = append(created, next)
-				if !isV2 && contains(e.h.controllers, "cpuset") {
-					if err := initCpuset(cur, next); err != nil {
-						return created, err
-					}
+			}
+			// Also for existing levels: a parent made by another tool may
+			// have been left with an empty cpuset.
+			if !isV2 && contains(e.h.controllers, "cpuset") {
+				if err := initCpuset(cur, next); err != nil {
+					return created, err
 				}
 			}
 			cur = next
@@ -196,6 +198,10 @@ func mkdir(dir string) (bool, error) {
 		case err == nil:
 			return true, nil
 		case errors.Is(err, fs.ErrExist):
+			// A control file of the same name ("memory.max") is not a cgroup.
+			if fi, serr := os.Lstat(dir); serr != nil || !fi.IsDir() {
+				return false, fmt.Errorf("%s exists and is not a cgroup: %w", dir, errdefs.ErrInvalidArgument)
+			}
 			return false, nil
 		case errors.Is(err, fs.ErrNotExist):
 			if _, err := mkdir(filepath.Dir(dir)); err != nil {

@@ -53,6 +53,17 @@ func (m *manager) need(c, f string) (string, bool, error) {
 	if d == "" {
 		return "", false, fieldErr(res+f, errdefs.ErrUnavailable, "the host has no %s controller", c)
 	}
+	if v2 && c != "freezer" && c != "devices" {
+		// A v2 controller is usable only where the parent delegated it.
+		name := c
+		if c == "blkio" {
+			name = "io"
+		}
+		if avail, err := readString(d, "cgroup.controllers"); err == nil && !contains(strings.Fields(avail), name) {
+			return "", false, fieldErr(res+f, errdefs.ErrUnavailable,
+				"controller %s is not enabled for %s (the parent's cgroup.subtree_control lacks it; a cgroup that holds processes cannot delegate controllers)", name, d)
+		}
+	}
 	return d, v2, nil
 }
 
@@ -132,6 +143,9 @@ func setMemoryV1(dir string, mem *specs.LinuxMemory, limit, swap, resv int64) er
 	setLimit := func() error { return setFile(res+"memory.limit", dir, "memory.limit_in_bytes", limitString(limit)) }
 	setSwap := func() error {
 		err := setFile(res+"memory.swap", dir, "memory.memsw.limit_in_bytes", limitString(swap))
+		if errors.Is(err, errdefs.ErrUnavailable) && swap == -1 {
+			return nil // without swap accounting, unlimited is what there is
+		}
 		if errors.Is(err, errdefs.ErrUnavailable) {
 			return fieldErr(res+"memory.swap", errdefs.ErrUnavailable, "the kernel does not account swap (boot with swapaccount=1)")
 		}
@@ -207,6 +221,9 @@ func setMemoryV2(dir string, mem *specs.LinuxMemory, limit, swap, resv int64) er
 			return fieldErr(res+"memory.swap", errdefs.ErrInvalidArgument, "a swap limit on cgroup v2 needs memory.limit too")
 		}
 		if err := setFile(res+"memory.swap", dir, "memory.swap.max", v); err != nil {
+			if v == "max" && errors.Is(err, errdefs.ErrUnavailable) {
+				return nil // without swap accounting, unlimited is what there is
+			}
 			return err
 		}
 	}

@@ -257,3 +257,41 @@ func TestV2StatsFreezeSignalPids(t *testing.T) {
 		t.Errorf("cgroup.kill = %q", got)
 	}
 }
+
+func TestV2ControllerNotDelegated(t *testing.T) {
+	l, leaf := fakeV2(t, emptyFiles("pids.max"))
+	if err := os.WriteFile(filepath.Join(leaf, "cgroup.controllers"), []byte("cpu memory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(l, "/berth/c")
+	err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}})
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(fmtErr(err), "linux.resources.pids.limit: controller pids is not enabled") {
+		t.Fatalf("Set: %v", err)
+	}
+}
+
+func TestPathOverControlFile(t *testing.T) {
+	l, _ := fakeV2(t, nil)
+	m := newManager(l, "/berth/cgroup.controllers2")
+	if err := os.WriteFile(filepath.Join(l.v2.mountpoint, "berth", "cgroup.controllers2"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(-1); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("Apply over a file: %v", err)
+	}
+}
+
+func TestV2UnlimitedSwapWithoutSwapAccounting(t *testing.T) {
+	l, leaf := fakeV2(t, emptyFiles("memory.max"))
+	m := newManager(l, "/berth/c")
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30), Swap: i64(-1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFake(t, leaf, "memory.max"); got != "1073741824" {
+		t.Errorf("memory.max = %q", got)
+	}
+	err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30), Swap: i64(2 << 30)}})
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.HasPrefix(err.Error(), "linux.resources.memory.swap:") {
+		t.Fatalf("finite swap without accounting: %v", err)
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth/berth/pkg/errdefs"
@@ -49,20 +51,14 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("opening content store %s: %w", dir, err)
 		}
 	}
-	// A leftover temp file belongs to a writer that died; writers that are
-	// alive keep theirs open, so only old ones are removed.
+	// A writer holds an flock on its temp file while it lives: a file
+	// whose lock can be taken belongs to a writer that died.
 	ents, _ := os.ReadDir(s.ingestDir())
 	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleIngest {
-			os.Remove(filepath.Join(s.ingestDir(), e.Name()))
-		}
+		RemoveIfUnlocked(filepath.Join(s.ingestDir(), e.Name()))
 	}
 	return s, nil
 }
-
-// staleIngest is how long an idle temporary file lives before Open treats
-// its writer as dead.
-const staleIngest = 30 * time.Minute
 
 // Root returns the directory the store lives in.
 func (s *Store) Root() string { return s.root }
@@ -236,6 +232,11 @@ func (s *Store) Writer() (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating blob: %w", err)
 	}
+	if err := Lock(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
 	return &Writer{s: s, f: f, h: digest.SHA256.Hash()}, nil
 }
 
@@ -346,4 +347,30 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, limit int64) (int64,
 			return n, err
 		}
 	}
+}
+
+// Lock takes an exclusive flock on f, held until f is closed: it marks
+// work in progress (a temp file or directory) as owned by a live process.
+func Lock(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// RemoveIfUnlocked removes the file or directory p unless a live process
+// holds its lock (see Lock): the debris of a killed process goes, work in
+// progress stays.
+func RemoveIfUnlocked(p string) {
+	f, err := os.Open(p)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if Lock(f) != nil {
+		return
+	}
+	os.RemoveAll(p)
 }

@@ -18,10 +18,13 @@ import (
 // reference to an image config, and a writable rootfs snapshot on top of it.
 type ImageStore interface {
 	Resolve(ctx context.Context, ref string) (*Image, error)
-	// Prepare makes the writable snapshot key on top of img and returns its mounts.
-	Prepare(ctx context.Context, key string, img *Image) ([]Mount, error)
-	// Remove deletes snapshot key.
-	Remove(ctx context.Context, key string) error
+	// Prepare makes the writable snapshot key on top of img (and marks img
+	// as in use by key).
+	Prepare(ctx context.Context, key string, img *Image) error
+	// Mount mounts snapshot key on target.
+	Mount(ctx context.Context, key, target string) error
+	// Remove deletes snapshot key and ends its use of image imageID.
+	Remove(ctx context.Context, key, imageID string) error
 }
 
 // Image is a resolved image.
@@ -44,13 +47,6 @@ type ImageConfig struct {
 	ExposedPorts map[string]struct{}
 	Volumes      map[string]struct{}
 	Healthcheck  *HealthConfig
-}
-
-// Mount is one filesystem mount (of a rootfs snapshot).
-type Mount struct {
-	Type    string
-	Source  string
-	Options []string
 }
 
 // CreateRequest is what a user asks `create` or `run` for.
@@ -132,7 +128,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 				e.volumes.Remove(v)
 			}
 			if req.Rootfs == "" && e.opts.Images != nil {
-				e.opts.Images.Remove(ctx, id)
+				e.opts.Images.Remove(ctx, id, img.ID)
 			}
 			os.RemoveAll(e.store.dir(id))
 			os.RemoveAll(e.store.runDir(id))
@@ -148,12 +144,8 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	}
 	c.Mounts = mounts
 	if req.Rootfs == "" {
-		ms, err := e.opts.Images.Prepare(ctx, id, img)
-		if err != nil {
+		if err := e.opts.Images.Prepare(ctx, id, img); err != nil {
 			return nil, fmt.Errorf("preparing rootfs of %s: %w", name, err)
-		}
-		if err := saveJSON(filepath.Join(e.store.dir(id), "rootfs-mounts.json"), ms); err != nil {
-			return nil, err
 		}
 	}
 	if err := e.store.save(c); err != nil {

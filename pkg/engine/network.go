@@ -26,6 +26,9 @@ type AttachRequest struct {
 	Aliases     []string
 	NetNSPath   string
 	Ports       []PortMapping
+	// HostsPath is the container's hosts file; the network keeps the other
+	// members' names in it.
+	HostsPath string
 }
 
 // PortMapping is one published port.
@@ -43,8 +46,12 @@ type Attachment struct {
 	PrefixLen int
 	Gateway   string
 	MAC       string
-	// DNS servers the container should use (a resolver that knows the network's names).
-	DNS []string
+	// DNS, Search and Options are what the container's resolv.conf says.
+	DNS     []string
+	Search  []string
+	Options []string
+	// Ports are the published ports, with host ports picked where asked.
+	Ports []PortMapping
 }
 
 // checkNetworkMode validates --network.
@@ -151,4 +158,13 @@ func ParsePort(s string) (string, PortBinding, error) {
 		}
 	}
 	return ctr + "/" + proto, PortBinding{HostIP: ip, HostPort: host}, nil
+}
+
+// ClearNetwork forgets what a stopped container's networks gave it.
+func (c *Container) ClearNetwork() {
+	c.NetworkSettings.Ports = nil
+	c.NetworkSettings.SandboxKey = ""
+	for _, ep := range c.NetworkSettings.Networks {
+		ep.IPAddress, ep.Gateway, ep.MacAddress, ep.IPPrefixLen = "", "", "", 0
+	}
 }

@@ -40,7 +40,7 @@ func (e *Engine) Prepare(ctx context.Context, c *Container) (_ *Bundle, retErr e
 			e.Cleanup(ctx, c)
 		}
 	}()
-	if err := e.mountRootfs(c, rootfs); err != nil {
+	if err := e.mountRootfs(ctx, c, rootfs); err != nil {
 		return nil, fmt.Errorf("mounting rootfs: %w", err)
 	}
 	var mounts []specs.Mount
@@ -81,11 +81,8 @@ func (e *Engine) Prepare(ctx context.Context, c *Container) (_ *Bundle, retErr e
 			mounts = append(mounts, specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts})
 		}
 	}
-	netns, hostNet, ips, err := e.setupNetwork(ctx, c)
+	netns, hostNet, err := e.setupNetwork(ctx, c)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.writeEtcFiles(c, hostNet, ips); err != nil {
 		return nil, err
 	}
 	spec, err := buildSpec(specInput{c: c, rootfs: rootfs, etcDir: e.store.dir(c.ID), mounts: mounts, netns: netns, hostNet: hostNet})
@@ -108,38 +105,22 @@ func fillVolume(rootfs string, m MountPoint) error {
 	return volume.FillIfEmpty(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), m.Source)
 }
 
-func (e *Engine) mountRootfs(c *Container, target string) error {
-	var ms []Mount
-	if c.Rootfs != "" {
-		upper, work := filepath.Join(e.store.dir(c.ID), "upper"), filepath.Join(e.store.dir(c.ID), "work")
-		for _, d := range []string{upper, work} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
+func (e *Engine) mountRootfs(ctx context.Context, c *Container, target string) error {
+	if c.Rootfs == "" {
+		if e.opts.Images == nil {
+			return fmt.Errorf("container %s needs the image store: %w", c.Name, errdefs.ErrUnavailable)
 		}
-		ms = []Mount{{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + c.Rootfs, "upperdir=" + upper, "workdir=" + work}}}
-	} else if err := loadJSON(filepath.Join(e.store.dir(c.ID), "rootfs-mounts.json"), &ms); err != nil {
-		return err
+		return e.opts.Images.Mount(ctx, c.ID, target)
 	}
-	for _, m := range ms {
-		var flags uintptr
-		var data []string
-		for _, o := range m.Options {
-			switch o {
-			case "bind":
-				flags |= unix.MS_BIND
-			case "rbind":
-				flags |= unix.MS_BIND | unix.MS_REC
-			case "ro":
-				flags |= unix.MS_RDONLY
-			case "rw":
-			default:
-				data = append(data, o)
-			}
+	upper, work := filepath.Join(e.store.dir(c.ID), "upper"), filepath.Join(e.store.dir(c.ID), "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
 		}
-		if err := unix.Mount(m.Source, target, m.Type, flags, strings.Join(data, ",")); err != nil {
-			return fmt.Errorf("mount %s on %s: %w", m.Type, target, err)
-		}
+	}
+	opts := "lowerdir=" + c.Rootfs + ",upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", target, err)
 	}
 	return nil
 }
@@ -156,7 +137,7 @@ func (e *Engine) Cleanup(ctx context.Context, c *Container) {
 }
 
 // writeEtcFiles writes the container's /etc/hosts, /etc/hostname and /etc/resolv.conf.
-func (e *Engine) writeEtcFiles(c *Container, hostNet bool, ips []string) error {
+func (e *Engine) writeEtcFiles(c *Container, hostNet bool) error {
 	dir := e.store.dir(c.ID)
 	hostname := c.Config.Hostname
 	if hostNet {
@@ -169,9 +150,6 @@ func (e *Engine) writeEtcFiles(c *Container, hostNet bool, ips []string) error {
 			hosts.Reset()
 			hosts.Write(b)
 		}
-	}
-	for _, ip := range ips {
-		fmt.Fprintf(&hosts, "%s\t%s\n", ip, hostname)
 	}
 	resolv := hostResolvConf(hostNet)
 	for name, data := range map[string]string{"hosts": hosts.String(), "hostname": hostname + "\n", "resolv.conf": resolv} {
@@ -236,6 +214,7 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 			rt.Delete(ctx, id, true)
 		}
 		e.Cleanup(ctx, c)
+		c.ClearNetwork()
 		c.State.Running, c.State.Restarting, c.State.Pid, c.State.MonitorPid = false, false, 0, 0
 		c.State.Status = StatusExited
 		c.State.ExitCode = code

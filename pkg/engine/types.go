@@ -30,6 +30,8 @@ type Container struct {
 	HostConfig      HostConfig
 	Mounts          []MountPoint
 	NetworkSettings NetworkSettings
+	// ExtraNetworks are the networks joined with `network connect`.
+	ExtraNetworks []string `json:"ExtraNetworks,omitempty"`
 	// ManuallyStopped is set by stop/kill so that restart policies (other
 	// than always) leave the container down.
 	ManuallyStopped bool `json:"ManuallyStopped,omitempty"`

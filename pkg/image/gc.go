@@ -185,7 +185,8 @@ func (s *Store) Remove(ctx context.Context, ref string, opts RemoveOptions) (*Re
 	}
 	res.Deleted = append(res.Deleted, img.ID)
 	if !opts.NoPrune {
-		res.Deleted = append(res.Deleted, s.collect(ctx)...)
+		removed, _ := s.collect(ctx)
+		res.Deleted = append(res.Deleted, removed...)
 	}
 	return res, nil
 }
@@ -204,17 +205,18 @@ func shortID(d digest.Digest) string {
 }
 
 // collect removes blobs and layer snapshots that no image, active snapshot
-// or lease needs, and returns the chain IDs of the removed layers. When a
-// writer holds a lease it does nothing (the next collection will).
-func (s *Store) collect(ctx context.Context) []digest.Digest {
+// or lease needs, and returns the chain IDs of the removed layers and the
+// bytes freed. When a writer holds a lease it does nothing (the next
+// collection will).
+func (s *Store) collect(ctx context.Context) (removed []digest.Digest, freed int64) {
 	unlock, err := lockFile(s.path("gc.lock"), true, false)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	defer unlock()
 	recs, err := s.records()
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	blobs := map[digest.Digest]bool{}
 	chains := map[digest.Digest]bool{}
@@ -231,11 +233,11 @@ func (s *Store) collect(ctx context.Context) []digest.Digest {
 	}
 	actives, err := s.snapshots.ListActive()
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	infos, err := s.snapshots.List()
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	parents := map[digest.Digest]digest.Digest{}
 	for _, i := range infos {
@@ -252,22 +254,22 @@ func (s *Store) collect(ctx context.Context) []digest.Digest {
 			chains[p] = true
 		}
 	}
-	var removed []digest.Digest
 	sort.Slice(infos, func(i, j int) bool { return infos[i].ChainID < infos[j].ChainID })
 	for _, i := range infos {
 		if ctx.Err() != nil {
-			return removed
+			return removed, freed
 		}
 		if !chains[i.ChainID] && s.snapshots.RemoveLayer(i.ChainID) == nil {
 			removed = append(removed, i.ChainID)
+			freed += i.Size
 		}
 	}
 	s.content.Walk(func(info content.Info) error {
-		if !blobs[info.Digest] {
-			s.content.Delete(info.Digest)
+		if !blobs[info.Digest] && s.content.Delete(info.Digest) == nil {
+			freed += info.Size
 		}
 		return nil
 	})
 	os.Remove(s.path("gc-pending"))
-	return removed
+	return removed, freed
 }

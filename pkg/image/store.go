@@ -481,3 +481,17 @@ func (s *Store) addSource(id digest.Digest, repo string) error {
 	p, _ := s.recordPath(id)
 	return snapshot.WriteFileAtomic(p, b, 0o600)
 }
+
+// UnpackedSize returns the image's size on disk as docker reports it: the
+// sum of its layers' uncompressed sizes.
+func (s *Store) UnpackedSize(img *Image) int64 {
+	var n int64
+	for _, l := range img.Layers {
+		if info, err := s.snapshots.Stat(l.ChainID); err == nil {
+			n += info.Size
+		} else {
+			n += l.Size
+		}
+	}
+	return n
+}

@@ -103,24 +103,36 @@ func readAllFrom(f *os.File) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// hostEntries lists the names of every endpoint but skip: container name,
-// aliases and the short container ID, like docker's embedded DNS answers.
-func hostEntries(eps []*endpoint, skip string) []HostEntry {
+// hostEntries lists the lines of network's block in the hosts file of
+// self: its own address with its host name, container name, aliases and short
+// ID, and with discovery every other member's (all but the host name, which
+// docker's DNS does not answer either).
+func hostEntries(eps []*endpoint, self *endpoint, discovery bool) []HostEntry {
 	var out []HostEntry
 	for _, ep := range eps {
-		if ep.ContainerID == skip {
+		if ep != self && !discovery {
 			continue
 		}
 		var names []string
-		if ep.Name != "" {
-			names = append(names, ep.Name)
+		seen := map[string]bool{}
+		add := func(s string) {
+			if s != "" && !seen[s] {
+				seen[s] = true
+				names = append(names, s)
+			}
 		}
-		names = append(names, ep.Aliases...)
+		if ep == self {
+			add(ep.Hostname)
+		}
+		add(ep.Name)
+		for _, a := range ep.Aliases {
+			add(a)
+		}
 		id := ep.ContainerID
 		if len(id) > 12 {
 			id = id[:12]
 		}
-		names = append(names, id)
+		add(id)
 		out = append(out, HostEntry{IP: ep.IP, Names: names})
 	}
 	return out

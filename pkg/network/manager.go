@@ -33,8 +33,9 @@ var SubnetLockPath = "/run/lock/berth-network-subnets.lock"
 // locks or connections between calls; any number of Managers in any number
 // of processes may work on the same roots at once.
 type Manager struct {
-	defDir string // ROOT/networks: one <id>.json per network
-	runDir string // RUNROOT/networks: <id>/endpoints.json, locks, ports.json
+	rootDir string // ROOT
+	defDir  string // ROOT/networks: one <id>.json per network
+	runDir  string // RUNROOT/networks: <id>/endpoints.json, locks, ports.json
 
 	table         string // nftables table (family ip)
 	defaultBridge string // bridge device of DefaultNetwork
@@ -71,9 +72,10 @@ func Open(root, runroot string, opts ...Option) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		defDir: filepath.Join(root, "networks"),
-		runDir: filepath.Join(runroot, "networks"),
-		table:  "berth", defaultBridge: "berth0",
+		rootDir: root,
+		defDir:  filepath.Join(root, "networks"),
+		runDir:  filepath.Join(runroot, "networks"),
+		table:   "berth", defaultBridge: "berth0",
 		pool: defaultPool(),
 	}
 	if filepath.Clean(root) != DefaultStateRoot {
@@ -193,10 +195,8 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 			return nil, fmt.Errorf("network with name %s already exists: %w", name, errdefs.ErrAlreadyExists)
 		}
 	}
-	var idb [32]byte
-	rand.Read(idb[:])
 	n := &Network{
-		Name: name, ID: hex.EncodeToString(idb[:]), Created: time.Now().UTC(),
+		Name: name, ID: randHex(32), Created: time.Now().UTC(),
 		Driver: DriverBridge, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
 		Internal: o.Internal, Labels: o.Labels,
 	}
@@ -237,7 +237,10 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	if err := os.MkdirAll(filepath.Join(m.runDir, n.ID), 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeJSON(m.defPath(n.ID), n); err != nil {
+	if err := m.register(); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(m.defPath(n.ID), n, true); err != nil {
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
 	}
 	if err := m.k.ensureNetwork(n); err != nil {
@@ -279,7 +282,7 @@ func (m *Manager) saveEndpoints(id string, eps map[string]*endpoint) error {
 	if err := os.MkdirAll(filepath.Join(m.runDir, id), 0o700); err != nil {
 		return err
 	}
-	return writeJSON(m.epPath(id), eps)
+	return writeJSON(m.epPath(id), eps, false)
 }
 
 func sortedEndpoints(eps map[string]*endpoint) []*endpoint {
@@ -349,6 +352,12 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 	if err != nil {
 		return nil, err
 	}
+	// Endpoints of containers whose namespace is gone (kill -9, a crashed
+	// engine) hold addresses and ports nobody uses: release them first. A
+	// container coming back after such a crash re-attaches cleanly.
+	if _, err := m.dropStale(n, eps); err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
 	if _, ok := eps[req.ContainerID]; ok {
 		return nil, fmt.Errorf("attach: container %s is already attached to network %s: %w", req.ContainerID, n.Name, errdefs.ErrAlreadyExists)
 	}
@@ -372,7 +381,7 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 			IP: ip, PrefixLen: n.Subnet.Bits(), MAC: macFor(ip),
 		},
 		NetNSPath: req.NetNSPath, NetNSDev: dev, NetNSIno: ino,
-		HostsPath: req.HostsPath, Created: time.Now().UTC(),
+		HostsPath: req.HostsPath, Hostname: req.Hostname, Created: time.Now().UTC(),
 	}
 	if !n.Internal {
 		ep.Gateway = n.Gateway
@@ -392,13 +401,18 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 		return fail(err)
 	}
 	eps[ep.ContainerID] = ep
+	ep.DNS = ContainerDNS(HostResolvConf)
+	ep.Hosts = hostEntries(sortedEndpoints(eps), ep, n.Discovery())
 	if err := m.saveEndpoints(n.ID, eps); err != nil {
+		delete(eps, ep.ContainerID)
 		return fail(err)
 	}
-	ep.DNS = ContainerDNS(HostResolvConf)
 	if n.Discovery() {
-		ep.Hosts = hostEntries(sortedEndpoints(eps), "")
 		m.syncHosts(n, eps, nil)
+	} else if ep.HostsPath != "" {
+		if err := updateHostsFile(ep.HostsPath, n.Name, ep.Hosts); err != nil {
+			slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+		}
 	}
 	att := ep.Attachment
 	return &att, nil
@@ -408,16 +422,15 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 // file, and clears it from gone's, if any. Failures are logged: a container
 // whose hosts file vanished is on its way out.
 func (m *Manager) syncHosts(n *Network, eps map[string]*endpoint, gone *endpoint) {
-	if !n.Discovery() {
-		return
-	}
-	entries := hostEntries(sortedEndpoints(eps), "")
-	for _, ep := range eps {
-		if ep.HostsPath == "" {
-			continue
-		}
-		if err := updateHostsFile(ep.HostsPath, n.Name, entries); err != nil {
-			slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+	sorted := sortedEndpoints(eps)
+	if n.Discovery() {
+		for _, ep := range sorted {
+			if ep.HostsPath == "" {
+				continue
+			}
+			if err := updateHostsFile(ep.HostsPath, n.Name, hostEntries(sorted, ep, true)); err != nil {
+				slog.Warn("updating hosts file", "network", n.Name, "container", ep.ContainerID, "err", err)
+			}
 		}
 	}
 	if gone != nil && gone.HostsPath != "" {
@@ -492,8 +505,9 @@ func (m *Manager) dropStale(n *Network, eps map[string]*endpoint) (int, error) {
 
 // Repair releases every allocation whose container network namespace no
 // longer exists (left behind by kill -9 or a reboot), and host-port
-// reservations nobody holds, and sets up again the bridges and rules of
-// networks that still have members.
+// reservations nobody holds, sets up again the bridges and rules of
+// networks that still have members, and collects the kernel objects of
+// deleted state roots (CollectOrphans).
 func (m *Manager) Repair(ctx context.Context) error {
 	all, err := m.List(ctx)
 	if err != nil {
@@ -506,6 +520,9 @@ func (m *Manager) Repair(ctx context.Context) error {
 		}
 	}
 	if err := m.repairPorts(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := CollectOrphans(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -630,6 +647,12 @@ func (m *Manager) Destroy(ctx context.Context) error {
 	return m.k.destroy()
 }
 
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
@@ -643,4 +666,43 @@ func cmpOr(a, b string) string {
 func vethName(networkID, containerID string) string {
 	sum := sha256.Sum256([]byte(networkID + "/" + containerID))
 	return "vb" + hex.EncodeToString(sum[:5])
+}
+
+// Attachments lists a container's attachments on every network, in network
+// name order: what the engine shows in inspect and `port`.
+func (m *Manager) Attachments(ctx context.Context, containerID string) ([]Attachment, error) {
+	all, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attachment
+	for _, n := range all {
+		eps, err := m.Endpoints(ctx, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range eps {
+			if a.ContainerID == containerID {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// DetachAll detaches a container from every network it is on (the engine
+// calls it when a container stops or is removed). Like Detach it is
+// idempotent and works when the namespace is already gone.
+func (m *Manager) DetachAll(ctx context.Context, containerID string) error {
+	atts, err := m.Attachments(ctx, containerID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range atts {
+		if err := m.Detach(ctx, a.NetworkID, containerID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

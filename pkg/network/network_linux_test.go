@@ -36,6 +36,10 @@ func randSuffix() string {
 func newManager(t *testing.T) *Manager {
 	t.Helper()
 	testutil.RequireRoot(t)
+	// Leftovers of earlier runs whose roots are gone (a crashed test).
+	if err := CollectOrphans(context.Background()); err != nil {
+		t.Logf("collecting orphans: %v", err)
+	}
 	dir := t.TempDir()
 	m, err := Open(filepath.Join(dir, "root"), filepath.Join(dir, "run"))
 	if err != nil {
@@ -385,6 +389,163 @@ func TestRepairAfterVanishedNetns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reusing the repaired address and port: %v", err)
 	}
-	m.Detach(ctx, "", c2.id)
-	_ = a2
+	// Detach after the namespace is gone releases everything too.
+	if out, err := exec.Command("ip", "netns", "del", c2.ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	if err := m.Detach(ctx, "", c2.id); err != nil {
+		t.Fatalf("detach with the namespace gone: %v", err)
+	}
+	if linkExists(a2.HostVeth) {
+		t.Errorf("veth %s left", a2.HostVeth)
+	}
+	if c := taggedRuleCount(t, m, containerTag(n, c2.id)); c != 0 {
+		t.Errorf("%d rules left", c)
+	}
+	if eps, _ := m.Endpoints(ctx, DefaultNetwork); len(eps) != 0 {
+		t.Errorf("%d endpoints left", len(eps))
+	}
+}
+
+func TestTwoNetworksOneContainer(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	n1, err := m.Create(ctx, "one-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := m.Create(ctx, "two-"+randSuffix(), CreateOptions{Subnet: netip.MustParsePrefix("10.89.250.0/24"), IPRange: netip.MustParsePrefix("10.89.250.128/25")})
+	if err != nil {
+		t.Fatalf("create with subnet (is 10.89.250.0/24 taken on this host?): %v", err)
+	}
+	if n1.Subnet.Overlaps(n2.Subnet) {
+		t.Fatalf("overlapping subnets %s %s", n1.Subnet, n2.Subnet)
+	}
+	if _, err := m.Create(ctx, "three-"+randSuffix(), CreateOptions{Subnet: netip.MustParsePrefix("10.89.250.0/25")}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("overlapping subnet: %v", err)
+	}
+	c := newContainer(t, true)
+	a1, err := m.Attach(ctx, AttachRequest{Network: n1.Name, ContainerID: c.id, Name: "multi", NetNSPath: c.netnsPath(), HostsPath: c.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := m.Attach(ctx, AttachRequest{Network: n2.ID[:10], ContainerID: c.id, Name: "multi", NetNSPath: c.netnsPath(), HostsPath: c.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1.Interface != "eth0" || a2.Interface != "eth1" || a2.IP != netip.MustParseAddr("10.89.250.128") {
+		t.Fatalf("attachments %s %s / %s %s", a1.Interface, a1.IP, a2.Interface, a2.IP)
+	}
+	if _, err := m.Attach(ctx, AttachRequest{Network: n2.Name, ContainerID: c.id, NetNSPath: c.netnsPath()}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("attaching twice: %v", err)
+	}
+	hosts, _ := os.ReadFile(c.hosts)
+	if !strings.Contains(string(hosts), "network "+n1.Name) || !strings.Contains(string(hosts), "network "+n2.Name) {
+		t.Fatalf("hosts lacks a network block:\n%s", hosts)
+	}
+	atts, err := m.Attachments(ctx, c.id)
+	if err != nil || len(atts) != 2 {
+		t.Fatalf("attachments: %v %v", atts, err)
+	}
+	if err := m.DetachAll(ctx, c.id); err != nil {
+		t.Fatal(err)
+	}
+	if atts, _ := m.Attachments(ctx, c.id); len(atts) != 0 {
+		t.Fatalf("attachments after DetachAll: %v", atts)
+	}
+	if hosts, _ := os.ReadFile(c.hosts); string(hosts) != "127.0.0.1\tlocalhost\n" {
+		t.Fatalf("hosts after DetachAll:\n%s", hosts)
+	}
+	for _, a := range []*Attachment{a1, a2} {
+		if linkExists(a.HostVeth) {
+			t.Errorf("veth %s left", a.HostVeth)
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "exec", c.ns, "ip", "-o", "link").CombinedOutput(); err != nil || strings.Contains(string(out), "eth") {
+		t.Errorf("devices left in the namespace: %v\n%s", err, out)
+	}
+}
+
+func TestCollectOrphans(t *testing.T) {
+	kept := newManager(t)
+	ctx := context.Background()
+	keptNet, err := kept.Create(ctx, "kept-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "berth-orphan-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	gone, err := Open(filepath.Join(dir, "root"), filepath.Join(dir, "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gone.k.collect(gone.defaultBridge) })
+	n, err := gone.Create(ctx, "gone-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newContainer(t, false)
+	if _, err := gone.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: c.netnsPath()}); err != nil {
+		t.Fatal(err)
+	}
+	def, _ := gone.Get(ctx, DefaultNetwork)
+	os.RemoveAll(dir)
+	if err := CollectOrphans(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, br := range []string{n.Bridge, def.Bridge} {
+		if linkExists(br) {
+			t.Errorf("bridge %s of a deleted root left", br)
+		}
+	}
+	nc, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.ListTableOfFamily(gone.Table(), nftables.TableFamilyIPv4); err == nil {
+		t.Errorf("table %s of a deleted root left", gone.Table())
+	}
+	if _, err := nc.ListTableOfFamily(kept.Table(), nftables.TableFamilyIPv4); err != nil {
+		t.Errorf("table %s of a live root removed: %v", kept.Table(), err)
+	}
+	if !linkExists(keptNet.Bridge) {
+		t.Errorf("bridge %s of a live root removed", keptNet.Bridge)
+	}
+}
+
+func TestReattachAfterCrash(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	c := newContainer(t, false)
+	a, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: c.netnsPath(), Ports: []PortMapping{{HostPort: 0, ContainerPort: 80}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The container dies without a Detach (kill -9 of everything) and
+	// comes back in a new namespace under the same ID, asking for the same
+	// host port: the stale endpoint is released on the way.
+	if out, err := exec.Command("ip", "netns", "del", c.ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	again := newContainer(t, false)
+	b, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: again.netnsPath(),
+		Ports: []PortMapping{{HostPort: a.Ports[0].HostPort, ContainerPort: 80}}})
+	if err != nil {
+		t.Fatalf("re-attach after the namespace vanished: %v", err)
+	}
+	if b.IP != a.IP {
+		t.Errorf("re-attached with %s, want the released %s back", b.IP, a.IP)
+	}
+	if eps, _ := m.Endpoints(ctx, DefaultNetwork); len(eps) != 1 {
+		t.Errorf("%d endpoints, want 1", len(eps))
+	}
+	if _, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: again.netnsPath()}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("attaching a live container twice: %v", err)
+	}
+	if err := m.Detach(ctx, "", c.id); err != nil {
+		t.Fatal(err)
+	}
 }

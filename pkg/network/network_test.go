@@ -2,6 +2,7 @@ package network
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -217,5 +218,23 @@ func TestAttachRequestValidate(t *testing.T) {
 		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
 			t.Errorf("%s: validate = %v, want %v", tc.name, err, tc.want)
 		}
+	}
+}
+
+func TestHostEntries(t *testing.T) {
+	a := netip.MustParseAddr
+	self := &endpoint{Attachment: Attachment{ContainerID: "0123456789abcdef", Name: "web", Aliases: []string{"www", "web"}, IP: a("10.0.0.2")}, Hostname: "myhost"}
+	peer := &endpoint{Attachment: Attachment{ContainerID: "fedcba9876543210", Name: "db", IP: a("10.0.0.3")}, Hostname: "dbhost"}
+	eps := []*endpoint{self, peer}
+	got := hostEntries(eps, self, true)
+	want := []HostEntry{
+		{a("10.0.0.2"), []string{"myhost", "web", "www", "0123456789ab"}},
+		{a("10.0.0.3"), []string{"db", "fedcba987654"}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("with discovery: %v, want %v", got, want)
+	}
+	if got := hostEntries(eps, self, false); fmt.Sprint(got) != fmt.Sprint(want[:1]) {
+		t.Errorf("without discovery: %v, want %v", got, want[:1])
 	}
 }

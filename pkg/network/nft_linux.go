@@ -19,7 +19,10 @@ import (
 //	prerouting  nat    dstnat  published ports, traffic from outside and from containers
 //	output      nat    dstnat  published ports, traffic from the host itself (127.0.0.1 too)
 //	postrouting nat    srcnat  masquerade: containers to the outside, localhost and hairpin
-//	forward     filter 0       internal networks: no traffic in or out of the bridge
+//	forward     filter 0       isolation: no traffic from one berth bridge to another;
+//	                           internal networks: none in or out of the bridge at all
+//
+// The set "bridges" holds every bridge of the table's networks.
 //
 // Each rule's comment is a tag naming its owner ("berth net ID" or "berth
 // ctr NETID CONTAINER"), so removal deletes exactly the owner's rules.
@@ -28,6 +31,7 @@ const (
 	chainOutput      = "output"
 	chainPostrouting = "postrouting"
 	chainForward     = "forward"
+	setBridges       = "bridges"
 )
 
 func networkTag(n *Network) string { return "berth net " + n.ID[:12] }
@@ -59,8 +63,23 @@ func (k *kernel) addSkeleton(c *nftables.Conn) (*nftables.Table, map[string]*nft
 	return t, chains
 }
 
-// networkRules are n's rules, by chain.
-func networkRules(n *Network) map[string][][]expr.Any {
+// addBridgeSet queues the set of bridge names; adding what exists is a no-op.
+func (k *kernel) addBridgeSet(c *nftables.Conn, t *nftables.Table) (*nftables.Set, error) {
+	set := &nftables.Set{Table: t, Name: setBridges, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+	if err := c.AddSet(set, nil); err != nil {
+		return nil, fmt.Errorf("nftables set %s: %w", setBridges, err)
+	}
+	return set, nil
+}
+
+func ifnameKey(name string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return b
+}
+
+// networkRules are n's rules, by chain; set is the bridges set.
+func networkRules(n *Network, set *nftables.Set) map[string][][]expr.Any {
 	br := n.Bridge
 	rules := map[string][][]expr.Any{}
 	if !n.Internal {
@@ -74,8 +93,18 @@ func networkRules(n *Network) map[string][][]expr.Any {
 	// A container to a published port of its own network (hairpin):
 	// oifname BR ip saddr SUBNET ct status dnat masquerade.
 	rules[chainPostrouting] = append(rules[chainPostrouting],
-		concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchSaddr(n.Subnet), matchCtDNAT(), masq()))
-	if n.Internal {
+		concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchSaddr(n.Subnet), matchCtDNAT(true), masq()))
+	if !n.Internal {
+		// Isolation, except for published ports (DNAT'd connections):
+		// iifname BR oifname @bridges oifname != BR ct status & dnat == 0 drop.
+		rules[chainForward] = [][]expr.Any{concat(
+			matchIfname(expr.MetaKeyIIFNAME, br, true),
+			[]expr.Any{
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Lookup{SourceRegister: 1, SetName: setBridges, SetID: set.ID},
+			},
+			matchIfname(expr.MetaKeyOIFNAME, br, false), matchCtDNAT(false), drop())}
+	} else {
 		rules[chainForward] = [][]expr.Any{
 			concat(matchIfname(expr.MetaKeyIIFNAME, br, true), matchIfname(expr.MetaKeyOIFNAME, br, false), drop()),
 			concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchIfname(expr.MetaKeyIIFNAME, br, false), drop()),
@@ -86,12 +115,20 @@ func networkRules(n *Network) map[string][][]expr.Any {
 
 // ensureNetworkRules installs n's rules unless they are all there already.
 func (k *kernel) ensureNetworkRules(n *Network) error {
-	want := networkRules(n)
 	tag := networkTag(n)
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
+	t, chains := k.addSkeleton(c)
+	set, err := k.addBridgeSet(c, t)
+	if err != nil {
+		return err
+	}
+	if err := c.SetAddElements(set, []nftables.SetElement{{Key: ifnameKey(n.Bridge)}}); err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	want := networkRules(n, set)
 	complete := true
 	var stale []*nftables.Rule
 	for _, chain := range []string{chainPrerouting, chainOutput, chainPostrouting, chainForward} {
@@ -103,9 +140,13 @@ func (k *kernel) ensureNetworkRules(n *Network) error {
 		complete = complete && len(rules) == len(want[chain])
 	}
 	if complete {
+		// Still send the skeleton and the set element: cheap, and they may
+		// have been flushed by hand.
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("installing nftables table %s: %w", k.table, err)
+		}
 		return nil
 	}
-	t, chains := k.addSkeleton(c)
 	for _, r := range stale {
 		if err := c.DelRule(r); err != nil {
 			return fmt.Errorf("nftables: %w", err)
@@ -242,14 +283,18 @@ func matchSaddr(p netip.Prefix) []expr.Any {
 	}
 }
 
-// matchCtDNAT is "ct status dnat".
-func matchCtDNAT() []expr.Any {
+// matchCtDNAT is "ct status dnat" (or "ct status & dnat == 0" with !is).
+func matchCtDNAT(is bool) []expr.Any {
 	const ipsDstNAT = 1 << 5 // IPS_DST_NAT in linux/netfilter/nf_conntrack_common.h
 	mask := binaryutil.NativeEndian.PutUint32(ipsDstNAT)
+	op := expr.CmpOpNeq
+	if !is {
+		op = expr.CmpOpEq
+	}
 	return []expr.Any{
 		&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: op, Register: 1, Data: []byte{0, 0, 0, 0}},
 	}
 }
 
@@ -304,4 +349,48 @@ func (k *kernel) taggedRulesPrefix(c *nftables.Conn, chain, prefix string) ([]*n
 		}
 	}
 	return out, nil
+}
+
+// deleteBridgeElement drops a bridge from the bridges set; a missing set or
+// element is fine.
+func (k *kernel) deleteBridgeElement(bridge string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	set, err := c.GetSetByName(k.nftTable(), setBridges)
+	if err != nil {
+		return nil // no table or no set: nothing to drop
+	}
+	if err := c.SetDeleteElements(set, []nftables.SetElement{{Key: ifnameKey(bridge)}}); err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("dropping %s from nftables set %s: %w", bridge, setBridges, err)
+	}
+	return nil
+}
+
+// listBridges returns the names in the table's bridges set (none when the
+// table or set is missing).
+func (k *kernel) listBridges() []string {
+	c, err := nftables.New()
+	if err != nil {
+		return nil
+	}
+	set, err := c.GetSetByName(k.nftTable(), setBridges)
+	if err != nil {
+		return nil
+	}
+	elems, err := c.GetSetElements(set)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range elems {
+		if name := strings.TrimRight(string(e.Key), "\x00"); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
 }

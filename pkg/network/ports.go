@@ -90,7 +90,7 @@ func (m *Manager) reservePorts(networkID, containerID string, want []PortMapping
 			return nil, fmt.Errorf("no free host port for %s: %w", p, errdefs.ErrUnavailable)
 		}
 	}
-	if err := writeJSON(m.portsPath(), table); err != nil {
+	if err := writeJSON(m.portsPath(), table, false); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -137,7 +137,7 @@ func (m *Manager) editPorts(drop func(portEntry) bool) error {
 	if len(kept) == len(table) {
 		return nil
 	}
-	return writeJSON(m.portsPath(), kept)
+	return writeJSON(m.portsPath(), kept, false)
 }
 
 func bindAddr(ip netip.Addr, port uint16) string {

@@ -12,7 +12,9 @@ import (
 )
 
 // writeJSON stores v at path atomically: temp file, fsync, rename, fsync dir.
-func writeJSON(path string, v any) error {
+// Runtime state (under RUNROOT, gone at reboot anyway) skips the fsyncs with
+// durable=false: the rename alone keeps it whole across a crashed process.
+func writeJSON(path string, v any, durable bool) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -28,15 +30,20 @@ func writeJSON(path string, v any) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

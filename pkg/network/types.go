@@ -105,9 +105,15 @@ type AttachRequest struct {
 	// Ports are published on the host.
 	Ports []PortMapping
 	// HostsPath is the file the engine bind-mounts at the container's
-	// /etc/hosts. On networks with discovery the Manager keeps a block of
-	// member names in it, rewritten in place as members come and go.
+	// /etc/hosts; write it (localhost lines) before Attach and never
+	// replace it after. The Manager keeps one block per network in it,
+	// rewritten in place as members come and go: the container's own
+	// address with Hostname, Name and aliases, and on networks with
+	// discovery every other member's names too.
 	HostsPath string
+	// Hostname is the container's host name, listed for its own address in
+	// its own hosts file (not in the other members').
+	Hostname string
 }
 
 // Attachment is a container's endpoint on a network: what the engine shows in
@@ -128,8 +134,9 @@ type Attachment struct {
 	Ports   []PortMapping `json:"ports,omitempty"`
 	// DNS is what the container's /etc/resolv.conf should say.
 	DNS DNSConfig `json:"dns"`
-	// Hosts are the other members' names at the time of attach (the same
-	// lines the Manager keeps in HostsPath).
+	// Hosts are the lines the Manager put in HostsPath for this network at
+	// attach time: the container's own, and on networks with discovery the
+	// other members'.
 	Hosts []HostEntry `json:"hosts,omitempty"`
 }
 
@@ -140,6 +147,7 @@ type endpoint struct {
 	NetNSDev  uint64    `json:"netnsDev"`
 	NetNSIno  uint64    `json:"netnsIno"`
 	HostsPath string    `json:"hostsPath,omitempty"`
+	Hostname  string    `json:"hostname,omitempty"`
 	Created   time.Time `json:"created"`
 }
 
@@ -261,6 +269,11 @@ func (r *AttachRequest) validate() error {
 	}
 	if r.Name != "" {
 		if err := validName("container", r.Name); err != nil {
+			return err
+		}
+	}
+	if r.Hostname != "" {
+		if err := validName("host", r.Hostname); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,9 @@ func paginate(all []string, q url.Values) ([]string, int, bool, *apiError) {
 		}
 		all = all[i:]
 	}
+	if n == 0 {
+		return []string{}, 0, false, nil
+	}
 	limit := n
 	if limit < 0 || limit > maxPage {
 		limit = maxPage

@@ -17,7 +17,7 @@ func blobLocation(name string, d storage.Digest) string {
 
 // contentLength is the request's declared body length, or -1.
 func contentLength(req *http.Request) int64 {
-	if req.Header.Get("Content-Length") == "" {
+	if req.ContentLength < 0 {
 		return -1
 	}
 	return req.ContentLength

@@ -100,18 +100,34 @@ func Open(dir string, cs *content.Store) (*Store, error) {
 	os.Chmod(dir, 0o711)
 	os.Chmod(filepath.Join(dir, "layers"), 0o711)
 	os.Chmod(filepath.Join(dir, "l"), 0o711)
+	// Work in tmp/ is locked by its live owner; the rest is debris.
 	ents, _ := os.ReadDir(s.tmpDir())
 	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTmp {
-			os.RemoveAll(filepath.Join(s.tmpDir(), e.Name()))
-		}
+		content.RemoveIfUnlocked(filepath.Join(s.tmpDir(), e.Name()))
 	}
 	return s, nil
 }
 
-// staleTmp is how old work in tmp/ must be before Open treats its owner as
-// dead (a live unpack refreshes nothing, so this is generous).
-const staleTmp = 2 * time.Hour
+// mkTemp makes a locked work directory in tmp/; the returned function
+// removes it (if still there) and drops the lock.
+func (s *Store) mkTemp(prefix string) (string, func(), error) {
+	dir, err := os.MkdirTemp(s.tmpDir(), prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := os.Open(dir)
+	if err == nil {
+		err = content.Lock(f)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir); f.Close() }, nil
+}
 
 // Root returns the directory the store lives in.
 func (s *Store) Root() string { return s.root }
@@ -210,6 +226,7 @@ func (s *Store) Apply(ctx context.Context, parent, diffID digest.Digest, r io.Re
 type Unpacked struct {
 	s      *Store
 	tmp    string
+	done   func()
 	DiffID digest.Digest
 	Size   int64
 }
@@ -224,11 +241,11 @@ func (s *Store) Unpack(ctx context.Context, diffID digest.Digest, r io.Reader) (
 		}
 		alg = diffID.Algorithm()
 	}
-	tmp, err := os.MkdirTemp(s.tmpDir(), "apply-")
+	tmp, done, err := s.mkTemp("apply-")
 	if err != nil {
 		return nil, err
 	}
-	u := &Unpacked{s: s, tmp: tmp}
+	u := &Unpacked{s: s, tmp: tmp, done: done}
 	fsDir := filepath.Join(tmp, "fs")
 	if err := os.Mkdir(fsDir, 0o755); err != nil {
 		u.Close()
@@ -268,7 +285,13 @@ func (u *Unpacked) Commit(parent digest.Digest) (digest.Digest, error) {
 
 // Close removes what is left of the unpacked layer (nothing after a
 // Commit that used it).
-func (u *Unpacked) Close() error { return os.RemoveAll(u.tmp) }
+func (u *Unpacked) Close() error {
+	if u.done != nil {
+		u.done()
+		u.done = nil
+	}
+	return nil
+}
 
 // commitDir makes tmp (holding fs/) the committed snapshot info.ChainID.
 // Losing a race to another process that committed the same chain is fine.
@@ -334,19 +357,18 @@ func (s *Store) RemoveLayer(chain digest.Digest) error {
 		return err
 	}
 	dir, _ := s.layerDir(chain)
-	tmp, err := os.MkdirTemp(s.tmpDir(), "rm-")
+	tmp, done, err := s.mkTemp("rm-")
 	if err != nil {
 		return err
 	}
+	defer done()
 	// Rename first: the snapshot disappears at once, and a crash during the
 	// slow RemoveAll leaves only tmp/ debris that Open clears.
-	gone := filepath.Join(tmp, "x")
-	if err := os.Rename(dir, gone); err != nil {
-		os.Remove(tmp)
+	if err := os.Rename(dir, filepath.Join(tmp, "x")); err != nil {
 		return fmt.Errorf("removing layer snapshot %s: %w", chain, err)
 	}
 	os.Remove(filepath.Join(s.root, "l", info.Link))
-	return os.RemoveAll(tmp)
+	return nil
 }
 
 var keyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -487,15 +509,15 @@ func (s *Store) Remove(ctx context.Context, key string) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("snapshot %q: %w", key, errdefs.ErrNotFound)
 	}
-	tmp, err := os.MkdirTemp(s.tmpDir(), "rm-")
+	tmp, done, err := s.mkTemp("rm-")
 	if err != nil {
 		return err
 	}
+	defer done()
 	if err := os.Rename(dir, filepath.Join(tmp, "x")); err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("removing snapshot %q: %w", key, err)
 	}
-	return os.RemoveAll(tmp)
+	return nil
 }
 
 // Commit turns the active snapshot key (unmounted) into a layer: the
@@ -535,16 +557,16 @@ func (s *Store) Commit(ctx context.Context, key string) (Layer, error) {
 	l.ChainID = ChainID(a.Parent, l.DiffID)
 
 	if !s.Has(l.ChainID) {
-		tmp, err := os.MkdirTemp(s.tmpDir(), "commit-")
+		tmp, done, err := s.mkTemp("commit-")
 		if err != nil {
 			return Layer{}, err
 		}
 		if err := os.Rename(upper, filepath.Join(tmp, "fs")); err != nil {
-			os.RemoveAll(tmp)
+			done()
 			return Layer{}, fmt.Errorf("committing snapshot %q: %w", key, err)
 		}
 		err = s.commitDir(tmp, Info{ChainID: l.ChainID, Parent: a.Parent, DiffID: l.DiffID, Size: cw.n})
-		os.RemoveAll(tmp)
+		done()
 		if err != nil {
 			return Layer{}, err
 		}

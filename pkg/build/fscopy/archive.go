@@ -62,11 +62,12 @@ func decompress(f io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
-// Extract unpacks the archive at p in t into directory dst of d. Entries
-// keep the archive's owners and modes unless chown is set. Names are
+// Extract unpacks the archive at p in t into directory dst of d, which is
+// created owned by dirOwner (nil: root). Entries keep the archive's owners
+// and modes unless chown is set. Names are
 // confined to dst: ".." and absolute names, and links through symlinks
 // planted earlier, all stay inside d.
-func (t *Tree) Extract(p string, d *Tree, dst string, chown *Owner) error {
+func (t *Tree) Extract(p string, d *Tree, dst string, dirOwner, chown *Owner) error {
 	f, err := t.root.Open(p)
 	if err != nil {
 		return err
@@ -77,10 +78,13 @@ func (t *Tree) Extract(p string, d *Tree, dst string, chown *Owner) error {
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	uid, gid := 0, 0
+	if dirOwner != nil {
+		uid, gid = dirOwner.UID, dirOwner.GID
+	}
+	base, err := d.MkdirAll(dst, uid, gid)
 	if chown != nil {
 		uid, gid = chown.UID, chown.GID
 	}
-	base, err := d.MkdirAll(dst, uid, gid)
 	if err != nil {
 		return err
 	}

@@ -331,4 +331,3 @@ func (t *Tree) WriteFile(p string, data []byte, mode fs.FileMode, own Owner) err
 // Join returns the host path of tree path p. Use it only for reading in
 // places where the tree is not attacker-controlled, such as logging.
 func (t *Tree) Join(p string) string { return filepath.Join(t.dir, Clean(p)) }
-

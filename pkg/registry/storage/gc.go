@@ -204,6 +204,9 @@ func (s *Store) gcRepo(name string, cutoff time.Time, dry bool, marked map[Diges
 			keptBlobs[Digest(l.Digest)] = true
 		}
 	}
+	if s.gcHook != nil {
+		s.gcHook(name)
+	}
 	for _, alg := range []string{"sha256", "sha512"} {
 		dir := filepath.Join(s.repoDir(name), "_blobs", alg)
 		ents, err := os.ReadDir(dir)

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/pkg/image"
+)
+
+// NewCmdPush is `berth push NAME[:TAG]`.
+func NewCmdPush(opts *Options) *cobra.Command {
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "push [OPTIONS] NAME[:TAG]",
+		Short: "Upload an image to a registry",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openImages(opts)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			var ro image.RemoteOptions
+			var prog *imgProgress
+			if !quiet {
+				canon, err := image.Normalize(args[0])
+				if err != nil {
+					return err
+				}
+				repo, _ := splitCanon(canon)
+				fmt.Fprintf(out, "The push refers to repository [%s]\n", repo)
+				prog = newImgProgress(out)
+				ro.Progress = prog.update
+			}
+			res, err := st.Push(cmd.Context(), args[0], ro)
+			if prog != nil {
+				prog.finish()
+			}
+			if err != nil {
+				return err
+			}
+			_, tag := splitCanon(res.Ref)
+			fmt.Fprintf(out, "%s: digest: %s size: %d\n", tag, res.Digest, res.Size)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the result")
+	return cmd
+}

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth/berth/pkg/image"
+	"github.com/berth/berth/pkg/network"
+	"github.com/berth/berth/pkg/snapshot"
+)
+
+// StoreImages serves the engine from berth's image store: images resolve
+// by reference, and each container's rootfs is a writable snapshot (keyed
+// by the container ID) on top of the image's top layer. A container holds
+// its image so that `image rm` refuses to remove it.
+type StoreImages struct{ Store *image.Store }
+
+var _ ImageStore = StoreImages{}
+
+// Resolve implements ImageStore.
+func (s StoreImages) Resolve(ctx context.Context, ref string) (*Image, error) {
+	img, err := s.Store.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := &Image{ID: img.ID.String(), Ref: ref, ChainID: img.ChainID.String()}
+	if img.Config != nil {
+		c := img.Config.Config
+		out.Config = ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir,
+			Labels: c.Labels, StopSignal: c.StopSignal, ExposedPorts: c.ExposedPorts, Volumes: c.Volumes}
+		if h := c.Healthcheck; h != nil {
+			out.Config.Healthcheck = &HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		}
+	}
+	return out, nil
+}
+
+// Prepare implements ImageStore.
+func (s StoreImages) Prepare(ctx context.Context, key string, img *Image) error {
+	id, err := digest.Parse(img.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.Hold(ctx, id, key); err != nil {
+		return err
+	}
+	if _, err := s.Store.Snapshots().Prepare(ctx, key, digest.Digest(img.ChainID)); err != nil {
+		s.Store.Release(ctx, id, key)
+		return err
+	}
+	return nil
+}
+
+// Mount implements ImageStore.
+func (s StoreImages) Mount(ctx context.Context, key, target string) error {
+	ms, err := s.Store.Snapshots().Mounts(ctx, key)
+	if err != nil {
+		return err
+	}
+	return snapshot.MountAll(ms, target)
+}
+
+// Remove implements ImageStore.
+func (s StoreImages) Remove(ctx context.Context, key, imageID string) error {
+	err := s.Store.Snapshots().Remove(ctx, key)
+	if id, perr := digest.Parse(imageID); perr == nil {
+		s.Store.Release(ctx, id, key)
+	}
+	return err
+}
+
+// Networks serves the engine from berth's network manager.
+type Networks struct{ Manager *network.Manager }
+
+var _ Network = Networks{}
+
+// Attach implements Network.
+func (n Networks) Attach(ctx context.Context, req AttachRequest) (*Attachment, error) {
+	nr := network.AttachRequest{Network: req.Network, ContainerID: req.ContainerID, Name: req.Name, Aliases: req.Aliases,
+		NetNSPath: req.NetNSPath, HostsPath: req.HostsPath}
+	for _, p := range req.Ports {
+		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol}
+		if p.HostIP != "" {
+			ip, err := netip.ParseAddr(p.HostIP)
+			if err != nil {
+				return nil, fmt.Errorf("host ip %q: %w", p.HostIP, err)
+			}
+			pm.HostIP = ip
+		}
+		nr.Ports = append(nr.Ports, pm)
+	}
+	att, err := n.Manager.Attach(ctx, nr)
+	if err != nil {
+		return nil, err
+	}
+	out := &Attachment{NetworkID: att.NetworkID, IP: att.IP.String(), PrefixLen: att.PrefixLen, MAC: att.MAC,
+		DNS: att.DNS.Nameservers, Search: att.DNS.Search, Options: att.DNS.Options}
+	if att.Gateway.IsValid() {
+		out.Gateway = att.Gateway.String()
+	}
+	for _, p := range att.Ports {
+		pm := PortMapping{HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort), Protocol: p.Protocol}
+		if p.HostIP.IsValid() {
+			pm.HostIP = p.HostIP.String()
+		}
+		out.Ports = append(out.Ports, pm)
+	}
+	return out, nil
+}
+
+// Detach implements Network.
+func (n Networks) Detach(ctx context.Context, name, containerID string) error {
+	return n.Manager.Detach(ctx, name, containerID)
+}
+
+// Exists implements Network.
+func (n Networks) Exists(ctx context.Context, name string) bool {
+	_, err := n.Manager.Get(ctx, name)
+	return err == nil
+}

@@ -1,0 +1,28 @@
+package image
+
+import (
+	"io/fs"
+	"path/filepath"
+	"syscall"
+
+	"github.com/berth/berth/pkg/content"
+)
+
+type contentInfo = content.Info
+
+// dirSize returns the bytes allocated under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n
+}
