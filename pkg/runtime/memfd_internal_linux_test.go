@@ -17,8 +17,10 @@ func TestSelfCopiesAreUnwritable(t *testing.T) {
 		t.Error("wrote to the sealed memfd")
 	}
 	if f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(mem.Fd())), os.O_WRONLY, 0); err == nil {
+		if _, err := f.Write([]byte("x")); err == nil {
+			t.Error("wrote to the sealed memfd through a reopened fd")
+		}
 		f.Close()
-		t.Error("reopened the sealed memfd for writing")
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("the read-only bind mount needs root")
