@@ -217,7 +217,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 			return nil, nil, fmt.Errorf("container init sent %q", m.Type)
 		}
 		if spec.Hooks != nil {
-			st := r.ociState(rec, Creating)
+			st := r.ociState(rec, Created)
 			if err := runHooks("prestart", spec.Hooks.Prestart, st); err != nil {
 				return nil, nil, err
 			}
