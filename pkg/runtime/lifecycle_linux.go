@@ -300,7 +300,6 @@ func (r *Runtime) runningCgroup(id string) (*record, cgroup, error) {
 	return rec, cg, nil
 }
 
-
 // Config returns the spec container id was created from.
 func (r *Runtime) Config(id string) (*specs.Spec, error) {
 	rec, err := r.load(id)
