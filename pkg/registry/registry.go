@@ -64,6 +64,11 @@ func New(opts Options) (*Registry, error) {
 	r.mux.Handle("/metrics", promhttp.HandlerFor(r.metrics.reg, promhttp.HandlerOpts{}))
 	r.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		if err := r.store.Check(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("storage unavailable\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return r, nil
