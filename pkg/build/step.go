@@ -27,7 +27,7 @@ import (
 // after fn returns, the snapshot is discarded instead (nothing changed).
 // Whatever happens, the mount and the snapshot are gone when it returns.
 func (r *run) fsStep(ctx context.Context, st *state, fn func(t *fscopy.Tree) (keep bool, err error)) (*Layer, error) {
-	id := randomID()
+	id := r.newID()
 	target := filepath.Join(r.b.TmpDir, id)
 	if err := os.Mkdir(target, 0o755); err != nil {
 		return nil, err
@@ -48,10 +48,12 @@ func (r *run) fsStep(ctx context.Context, st *state, fn func(t *fscopy.Tree) (ke
 				ids = IDs{}
 			}
 			wd := st.img.Config.WorkingDir
+			r.madeWorkdir = false
 			if _, _, err := t.Stat(wd); errors.Is(err, fs.ErrNotExist) {
 				if _, err := t.MkdirAll(wd, ids.UID, ids.GID); err != nil {
 					return false, fmt.Errorf("creating WORKDIR %s: %w", wd, err)
 				}
+				r.madeWorkdir = true
 			}
 		}
 		return fn(t)
@@ -94,26 +96,25 @@ func (r *run) layerStep(ctx context.Context, st *state, key digest.Digest, heade
 	return nil
 }
 
-// mkdirStep creates a pending WORKDIR at the end of a stage; the layer
-// exists only if the directory had to be created.
+// mkdirStep creates a pending WORKDIR at the end of a stage; it adds a
+// layer only if the directory had to be created.
 func (r *run) mkdirStep(ctx context.Context, st *state) error {
 	key := stepKey(st.key, "MKDIR WORKDIR", st.img.Config.WorkingDir)
 	if r.cached(ctx, st, key) {
+		st.workdirPending = false
 		return nil
 	}
-	created := false
-	l, err := r.fsStep(ctx, st, func(t *fscopy.Tree) (bool, error) {
-		created = true
-		return true, nil
-	})
+	l, err := r.fsStep(ctx, st, func(t *fscopy.Tree) (bool, error) { return r.madeWorkdir, nil })
 	if err != nil {
 		return err
 	}
-	_ = created
-	st.layers = append(st.layers, *l)
-	st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
+	st.workdirPending = false
 	st.key = key
-	addHistory(st, "WORKDIR "+st.img.Config.WorkingDir, false)
+	if l != nil {
+		st.layers = append(st.layers, *l)
+		st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
+		addHistory(st, "WORKDIR "+st.img.Config.WorkingDir, false)
+	}
 	r.remember(st)
 	return nil
 }
@@ -208,7 +209,7 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 			created = append(created, p)
 		}
 	}
-	id := randomID()
+	id := r.newID()
 	bundle := filepath.Join(r.b.TmpDir, id+"-bundle")
 	if err := os.Mkdir(bundle, 0o700); err != nil {
 		return err
@@ -223,6 +224,9 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 	}
 	tail := &tailWriter{max: 20}
 	code, err := r.b.Runtime.Run(ctx, id, bundle, multiWriter{r.out, tail})
+	if tail.partial() {
+		fmt.Fprintln(r.out) // end the command's last line before ours
+	}
 	for _, p := range created {
 		removeIfEmpty(t, p)
 	}
