@@ -54,9 +54,7 @@ func (o RemoteOptions) remote(ctx context.Context) []remote.Option {
 	jobs := o.jobs()
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithJobs(jobs),
 		remote.WithUserAgent("berth/" + version.Version)}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
-	}
+	opts = append(opts, remote.WithTransport(RegistryTransport(o.Transport)))
 	return opts
 }
 
@@ -447,11 +445,7 @@ func (b *blobClient) open(ctx context.Context, d digest.Digest) (io.ReadCloser, 
 			b.err = err
 			return
 		}
-		rt := b.opts.Transport
-		if rt == nil {
-			rt = remote.DefaultTransport
-		}
-		rt = transport.NewUserAgent(rt, "berth/"+version.Version)
+		rt := transport.NewUserAgent(RegistryTransport(b.opts.Transport), "berth/"+version.Version)
 		t, err := transport.NewWithContext(ctx, b.repo.Registry, auth, rt, []string{b.repo.Scope(transport.PullScope)})
 		if err != nil {
 			b.err = registryError("connecting to "+b.repo.RegistryStr(), err)
