@@ -182,7 +182,7 @@ func (a *asm) abiSection(ab *abi, s *specs.LinuxSeccomp, def uint32) int {
 // collect resolves the profile's rules for one ABI into calls sorted by
 // number, dropping rules that only restate the default action.
 func collect(ab *abi, s *specs.LinuxSeccomp, def uint32) []*call {
-	byNr := map[uint32]*call{}
+	byNr := make(map[uint32]*call, 512)
 	get := func(nr uint32) *call {
 		c := byNr[nr]
 		if c == nil {
