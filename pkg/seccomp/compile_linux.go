@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -248,7 +249,7 @@ func collect(ab *abi, s *specs.LinuxSeccomp, def uint32) []*call {
 		}
 		calls = append(calls, c)
 	}
-	slices.SortFunc(calls, func(x, y *call) int { return int(int64(x.nr) - int64(y.nr)) })
+	slices.SortFunc(calls, func(x, y *call) int { return cmp.Compare(x.nr, y.nr) })
 	return calls
 }
 
