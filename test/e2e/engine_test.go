@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth/berth/internal/testutil"
+	"github.com/berth/berth/pkg/network"
 )
 
 // engineEnv is one isolated engine: its own root, runroot and rootfs.
@@ -38,6 +40,12 @@ func newEngineEnv(t *testing.T) *engineEnv {
 		out, _, _ := e.berth("ps", "-aq", "--no-trunc")
 		for _, id := range strings.Fields(out) {
 			e.berth("rm", "-f", "-v", id)
+		}
+		// Drop this root's networks, bridge and nftables table.
+		if m, err := network.Open(e.root, e.runroot); err == nil {
+			if err := m.Destroy(context.Background()); err != nil {
+				t.Errorf("removing the test's networks: %v", err)
+			}
 		}
 	})
 	return e
