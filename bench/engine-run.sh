@@ -42,8 +42,11 @@ $PODMAN run -d --name berth-bench-keeper --network none --ulimit nofile=1024:102
 mon=$($B inspect -f '{{.State.MonitorPid}}' bench-keeper)
 conmon=$(pgrep -n conmon)
 rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+anon() { awk '/^RssAnon/{print $2}' "/proc/$1/status"; }
 pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup"; }
+# RSS counts the program's file pages, shared by every process of the same
+# binary; RssAnon is what each further container really adds.
 printf '\nkeeper memory per running container (KiB)\n'
-printf '%-16s %8s %8s\n' process RSS PSS
-printf '%-16s %8s %8s\n' "berth monitor" "$(rss "$mon")" "$(pss "$mon")"
-printf '%-16s %8s %8s\n' conmon "$(rss "$conmon")" "$(pss "$conmon")"
+printf '%-16s %8s %8s %8s\n' process RSS RssAnon PSS
+printf '%-16s %8s %8s %8s\n' "berth monitor" "$(rss "$mon")" "$(anon "$mon")" "$(pss "$mon")"
+printf '%-16s %8s %8s %8s\n' conmon "$(rss "$conmon")" "$(anon "$conmon")" "$(pss "$conmon")"
