@@ -450,6 +450,27 @@ func TestEngineImageAndNetworks(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
 	})
+	t.Run("image config is honoured", func(t *testing.T) {
+		ref := "berth-e2e-config:latest"
+		if _, errOut, code := e.berth("import", "-c", "VOLUME /data", "-c", "ENV GREETING=hi", "-c", "WORKDIR /data",
+			"-c", `CMD ["sh","-c","echo $GREETING from $(pwd)"]`, "-c", "STOPSIGNAL SIGUSR1", testutil.RootfsTar(t), ref); code != 0 {
+			t.Fatalf("import: %s", errOut)
+		}
+		out, errOut, code := e.berth("run", "--name", "cfg", "--network", "none", ref)
+		if code != 0 || out != "hi from /data\n" {
+			t.Fatalf("run: exit %d, %q, %s", code, out, errOut)
+		}
+		if got := e.inspect("cfg", "{{.Config.StopSignal}} {{(index .Mounts 0).Destination}} {{(index .Mounts 0).Anonymous}}"); got != "SIGUSR1 /data true" {
+			t.Fatalf("inspect: %q", got)
+		}
+		vol := e.inspect("cfg", "{{(index .Mounts 0).Name}}")
+		if _, errOut, code := e.berth("rm", "-v", "cfg"); code != 0 {
+			t.Fatal(errOut)
+		}
+		if out, _, _ := e.berth("volume", "ls", "-q"); strings.Contains(out, vol) {
+			t.Fatalf("rm -v left the anonymous volume %s", vol)
+		}
+	})
 	t.Run("image rootfs is copy-on-write", func(t *testing.T) {
 		if _, errOut, code := e.berth("run", "--rm", "--network", "none", img, "sh", "-c", "echo x > /etc/passwd"); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
