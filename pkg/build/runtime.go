@@ -155,3 +155,24 @@ func lastLoggedError(p string) string {
 	}
 	return msg
 }
+
+// LazyRuntime defers choosing a runtime until a RUN step needs one, so a
+// build that is all cache hits never probes for it.
+func LazyRuntime(choose func() (Runtime, error)) Runtime {
+	return &lazyRuntime{choose: choose}
+}
+
+type lazyRuntime struct {
+	once   sync.Once
+	choose func() (Runtime, error)
+	rt     Runtime
+	err    error
+}
+
+func (l *lazyRuntime) Run(ctx context.Context, id, bundle string, out io.Writer) (int, error) {
+	l.once.Do(func() { l.rt, l.err = l.choose() })
+	if l.err != nil {
+		return -1, l.err
+	}
+	return l.rt.Run(ctx, id, bundle, out)
+}
