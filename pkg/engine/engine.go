@@ -47,7 +47,12 @@ type Engine struct {
 	volumes *volume.Store
 	// monitorOf is the container whose monitor this process is, if any.
 	monitorOf string
+	// reaper collects children when this process is a subreaper (a monitor).
+	reaper *Reaper
 }
+
+// SetReaper makes every runtime command this engine runs go through r.
+func (e *Engine) SetReaper(r *Reaper) { e.reaper = r }
 
 // ActAsMonitor tells the engine that this process is container id's monitor
 // (its own monitor lock does not make the container look busy to itself).
@@ -91,7 +96,7 @@ func (e *Engine) RuntimeFor(c *Container) Runtime {
 	if bin == "" {
 		bin = e.opts.Runtime
 	}
-	return &RuncCLI{Binary: bin, Root: filepath.Join(e.opts.RunRoot, "runtime"), LogDir: filepath.Join(e.opts.RunRoot, "runtime-logs")}
+	return &RuncCLI{Binary: bin, Root: filepath.Join(e.opts.RunRoot, "runtime"), LogDir: filepath.Join(e.opts.RunRoot, "runtime-logs"), Reaper: e.reaper}
 }
 
 // Resolve turns a name, ID or unique ID prefix into a container ID.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -110,6 +112,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	desc, err := puller.Get(ctx, ref)
 	if err != nil {
 		return nil, registryError("pulling "+refStr, err)
@@ -184,6 +187,8 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 		}
 	}
 	chains := snapshot.ChainIDs(diffIDs)
+	slog.Debug("pull: manifest and config", "ref", refStr, "elapsed", time.Since(start))
+	layersStart := time.Now()
 	downloaded, err := s.fetchLayers(ctx, layers, chains, opts.RemoteOptions, func(ctx context.Context, l Layer, progress func(int64)) (io.ReadCloser, error) {
 		rl, err := puller.Layer(ctx, repo.Digest(l.Digest.String()))
 		if err != nil {
@@ -198,6 +203,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", refStr, err)
 	}
+	slog.Debug("pull: layers downloaded, verified, unpacked and committed", "layers", len(layers), "elapsed", time.Since(layersStart))
 	for i := range layers {
 		layers[i].ChainID = chains[i]
 	}
@@ -226,6 +232,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, err
 	}
+	slog.Debug("pull: done", "ref", refStr, "elapsed", time.Since(start))
 	return &PullResult{Image: img, Ref: canon, Digest: top, Downloaded: downloaded || !alreadyNamed}, nil
 }
 
@@ -274,7 +281,9 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 		}
 		opts.progress(id, "Waiting", 0, l.Size)
 		g.Go(func() error {
+			t0 := time.Now()
 			u, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open)
+			slog.Debug("pull: layer", "digest", l.Digest, "bytes", l.Size, "elapsed", time.Since(t0))
 			if err != nil {
 				opts.progress(id, "Failed", 0, 0)
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
@@ -292,6 +301,8 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 	if err := g.Wait(); err != nil {
 		return false, err
 	}
+	t0 := time.Now()
+	defer func() { slog.Debug("pull: layers committed", "elapsed", time.Since(t0)) }()
 	var parent digest.Digest
 	for i := range layers {
 		if u := unpacked[i]; u != nil {

@@ -1,8 +1,8 @@
 package registry
 
 import (
-	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/berth/berth/pkg/registry/storage"
@@ -14,7 +14,7 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, name, arg s
 		writeError(w, errDigestInvalid(err.Error()))
 		return
 	}
-	f, fi, err := r.store.OpenBlob(name, d)
+	f, size, err := r.store.OpenBlob(name, d)
 	if err != nil {
 		writeError(w, storeError(err))
 		return
@@ -27,8 +27,15 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, name, arg s
 	h.Set("Cache-Control", "max-age=31536000")
 	if req.Method == http.MethodHead {
 		h.Set("Accept-Ranges", "bytes")
-		h.Set("Content-Length", fmt.Sprint(fi.Size()))
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
 		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if b, ok := f.(interface{ Bytes() []byte }); ok && req.Header.Get("Range") == "" {
+		// Small and cached: headers and body leave in one write.
+		h.Set("Content-Length", strconv.Itoa(len(b.Bytes())))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b.Bytes())
 		return
 	}
 	// ServeContent answers Range requests (206, 416) and uses sendfile.

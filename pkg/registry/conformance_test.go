@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"encoding/pem"
 	"encoding/xml"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/berth/berth/internal/testutil"
 	"github.com/berth/berth/pkg/registry"
@@ -133,28 +136,51 @@ func runConformance(t *testing.T, bin, addr string, extra ...string) (int, []str
 func TestConformance(t *testing.T) {
 	bin := findConformance(t)
 	for _, tc := range []struct {
-		name   string
-		sparse bool
+		name    string
+		sparse  bool
+		tlsAuth bool
 	}{
-		{"strict", false},
-		{"sparse", true},
+		{"strict", false, false},
+		{"sparse", true, false},
+		{"tls+auth", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := storage.Open(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			reg, err := registry.New(registry.Options{Store: st, AllowSparse: tc.sparse})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(reg)
-			defer srv.Close()
+			opts := registry.Options{Store: st, AllowSparse: tc.sparse}
 			var extra []string
 			if tc.sparse {
 				extra = append(extra, "OCI_DATA_SPARSE=true")
 			}
-			total, failed, skipped := runConformance(t, bin, strings.TrimPrefix(srv.URL, "http://"), extra...)
+			if tc.tlsAuth {
+				hash, err := bcrypt.GenerateFromPassword([]byte("conformance-pw"), bcrypt.MinCost)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if opts.Auth, err = registry.LoadHtpasswd(writeTemp(t, "oci:"+string(hash)+"\n")); err != nil {
+					t.Fatal(err)
+				}
+				extra = append(extra, "OCI_TLS=enabled", "OCI_USERNAME=oci", "OCI_PASSWORD=conformance-pw")
+			}
+			reg, err := registry.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var srv *httptest.Server
+			if tc.tlsAuth {
+				srv = httptest.NewTLSServer(reg)
+				// The suite verifies certificates (its "insecure" mode does
+				// not skip verification), so trust the test server's.
+				ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+				extra = append(extra, "SSL_CERT_FILE="+writeTemp(t, string(ca)))
+			} else {
+				srv = httptest.NewServer(reg)
+			}
+			defer srv.Close()
+			addr := strings.TrimPrefix(strings.TrimPrefix(srv.URL, "http://"), "https://")
+			total, failed, skipped := runConformance(t, bin, addr, extra...)
 			t.Logf("conformance (%s): %d tests, %d failed, %d skipped", tc.name, total, len(failed), len(skipped))
 			for _, s := range skipped {
 				t.Errorf("skipped: %s", s)

@@ -59,7 +59,17 @@ func newMetrics() *metrics {
 	return m
 }
 
+// methodLabel bounds the method label: a client may send any method name.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
+}
+
 func (m *metrics) observe(method, route string, status int, bytes int64, d time.Duration) {
+	method = methodLabel(method)
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
 	if bytes > 0 {

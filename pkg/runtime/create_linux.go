@@ -154,12 +154,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 
 	cg, err = newCgroup(rec.CgroupPath)
 	if err != nil {
-		if spec.Linux.Resources != nil || spec.Linux.CgroupsPath != "" {
-			return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
-		}
-		cg = nil
+		return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
 	}
-	if cg != nil {
+	{
 		if cg.Exists() {
 			pids, _ := cg.Pids()
 			if len(pids) > 0 {
@@ -167,7 +164,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 				return nil, nil, fmt.Errorf("linux.cgroupsPath %q is in use by another container: %w", rec.CgroupPath, errdefs.ErrConflict)
 			}
 		}
-		if err := cg.Set(spec.Linux.Resources); err != nil {
+		if err := cg.Set(withDefaultDevices(spec)); err != nil {
 			return nil, nil, fmt.Errorf("linux.resources: %w", err)
 		}
 	}
@@ -176,7 +173,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
-	if cg != nil {
+	{
 		if err := cg.Apply(s.pid); err != nil {
 			return nil, nil, fmt.Errorf("moving init into cgroup %q: %w", rec.CgroupPath, err)
 		}
@@ -364,4 +361,36 @@ func preserved(n int, extra []*os.File) []*os.File {
 		out = append(out, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
 	}
 	return out
+}
+
+// withDefaultDevices returns the spec's resources with the device rules
+// every container needs appended after the spec's own (as runc does): the
+// default nodes, the container's linux.devices, ptys and the console.
+func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
+	if spec.Linux.Resources == nil {
+		return nil
+	}
+	res := *spec.Linux.Resources
+	if len(res.Devices) == 0 {
+		return &res
+	}
+	i64 := func(v int64) *int64 { return &v }
+	rules := append([]specs.LinuxDeviceCgroup{}, res.Devices...)
+	for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), spec.Linux.Devices...) {
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ == "p" {
+			continue
+		}
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm"})
+	}
+	rules = append(rules,
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},          // /dev/pts/*
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"}, // /dev/ptmx
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"}, // /dev/console
+	)
+	res.Devices = rules
+	return &res
 }

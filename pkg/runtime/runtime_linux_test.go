@@ -233,7 +233,7 @@ func TestBadInput(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(bundle, "config.json")); err == nil && tc.name != "malformed config" {
 				testutil.WriteSpec(t, bundle, spec)
 			}
-			before := mountinfo(t)
+			before := mountinfo(t, bundle)
 			id := uniqueID(t)
 			_, err := rt.Create(id, &runtime.CreateOptions{Bundle: bundle})
 			if err == nil {
@@ -249,17 +249,25 @@ func TestBadInput(t *testing.T) {
 			if _, serr := os.Stat(filepath.Join(rt.Root(), id)); !os.IsNotExist(serr) {
 				t.Errorf("state dir left behind after %v", err)
 			}
-			if after := mountinfo(t); after != before {
+			if after := mountinfo(t, bundle); after != before {
 				t.Errorf("mounts changed:\nbefore %s\nafter %s", before, after)
 			}
 		})
 	}
 }
 
-func mountinfo(t *testing.T) string {
+// mountinfo returns our mount table's lines that mention dir (other
+// tests on the machine mount and unmount elsewhere concurrently).
+func mountinfo(t *testing.T, dir string) string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, dir) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

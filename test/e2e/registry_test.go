@@ -311,3 +311,32 @@ func TestRegistryKill9(t *testing.T) {
 		t.Errorf("resumed blob differs (%d bytes)", len(got))
 	}
 }
+
+// TestRegistryBerth: berth push and berth pull against berth's registry.
+func TestRegistryBerth(t *testing.T) {
+	testutil.RequireRoot(t)
+	crane := testutil.GoTool(t, "crane")
+	reg := testutil.StartRegistry(t, "")
+	root := t.TempDir()
+	berthIn(t, root, "import", testutil.RootfsTar(t), "busybox")
+	ref := reg.Addr + "/berth/busybox:1"
+	berthIn(t, root, "tag", "busybox", ref)
+	out := berthIn(t, root, "push", ref)
+	i := strings.Index(out, "digest: ")
+	if i < 0 {
+		t.Fatalf("push printed %q", out)
+	}
+	pushed := strings.Fields(out[i+8:])[0]
+	if d := strings.TrimSpace(tool(t, nil, crane, "digest", "--insecure", ref)); d != pushed {
+		t.Errorf("registry has %s, berth pushed %s", d, pushed)
+	}
+	// A second push skips what the registry has.
+	berthIn(t, root, "push", ref)
+	fresh := t.TempDir()
+	berthIn(t, fresh, "pull", "-q", ref)
+	checkRootfs(t, fresh, ref)
+	// crane builds an image; berth pulls it by digest.
+	cref := reg.Addr + "/crane/busybox:2"
+	dig := craneImage(t, crane, cref)
+	berthIn(t, fresh, "pull", "-q", reg.Addr+"/crane/busybox@"+dig)
+}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,33 +13,42 @@ import (
 // ErrBlobUnknown marks a blob the repository does not hold.
 var ErrBlobUnknown = fmt.Errorf("blob unknown: %w", errdefs.ErrNotFound)
 
-// OpenBlob opens the blob d of repository name for reading. The caller closes
-// the file. A read refreshes the blob's lease when it has grown stale, so a
-// client that checked for a blob and is about to reference it in a manifest
-// does not lose it to garbage collection.
-func (s *Store) OpenBlob(name string, d Digest) (*os.File, os.FileInfo, error) {
+// OpenBlob opens the blob d of repository name for reading and returns it
+// with its size. The caller closes it. A read refreshes the blob's lease
+// when it has grown stale, so a client that checked for a blob and is about
+// to reference it in a manifest does not lose it to garbage collection.
+func (s *Store) OpenBlob(name string, d Digest) (ReadSeekCloser, int64, error) {
 	link := s.blobLink(name, d)
 	li, err := os.Stat(link)
 	if err != nil {
 		if notExist(err) {
-			return nil, nil, fmt.Errorf("%s in %s: %w", d, name, ErrBlobUnknown)
+			return nil, 0, fmt.Errorf("%s in %s: %w", d, name, ErrBlobUnknown)
 		}
-		return nil, nil, err
+		return nil, 0, err
 	}
-	f, err := os.Open(s.blobPath(d))
+	p := s.blobPath(d)
+	fi, err := os.Stat(p)
 	if err != nil {
 		if notExist(err) {
-			return nil, nil, fmt.Errorf("%s in %s: %w", d, name, ErrBlobUnknown)
+			return nil, 0, fmt.Errorf("%s in %s: %w", d, name, ErrBlobUnknown)
 		}
-		return nil, nil, err
+		return nil, 0, err
 	}
-	fi, err := f.Stat()
+	s.refresh(link, li.ModTime(), p, fi.ModTime())
+	if fi.Size() <= maxCachedContent {
+		b, err := s.readContent(p, fi, maxCachedContent)
+		if err == nil {
+			return bytesReader{bytes.NewReader(b), b}, int64(len(b)), nil
+		}
+	}
+	f, err := os.Open(p)
 	if err != nil {
-		f.Close()
-		return nil, nil, err
+		if notExist(err) {
+			return nil, 0, fmt.Errorf("%s in %s: %w", d, name, ErrBlobUnknown)
+		}
+		return nil, 0, err
 	}
-	s.refresh(link, li.ModTime(), f.Name(), fi.ModTime())
-	return f, fi, nil
+	return f, fi.Size(), nil
 }
 
 // StatBlob returns the size of blob d in repository name.

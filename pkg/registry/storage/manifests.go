@@ -232,7 +232,7 @@ func (s *Store) Resolve(name, ref string) (Digest, string, error) {
 		if !ValidTag(ref) {
 			return "", "", fmt.Errorf("tag %q: %w", ref, errdefs.ErrInvalidArgument)
 		}
-		b, err := os.ReadFile(s.tagPath(name, ref))
+		b, err := s.readSmall(s.tagPath(name, ref))
 		if err != nil {
 			if notExist(err) {
 				return "", "", fmt.Errorf("%s:%s: %w", name, ref, ErrManifestUnknown)
@@ -243,7 +243,7 @@ func (s *Store) Resolve(name, ref string) (Digest, string, error) {
 			return "", "", fmt.Errorf("tag %s:%s is corrupt: %w", name, ref, err)
 		}
 	}
-	mt, err := os.ReadFile(s.manifestLink(name, d))
+	mt, err := s.readSmall(s.manifestLink(name, d))
 	if err != nil {
 		if notExist(err) {
 			return "", "", fmt.Errorf("%s@%s: %w", name, d, ErrManifestUnknown)
@@ -276,14 +276,18 @@ func (s *Store) GetManifest(name, ref string) (Digest, string, []byte, error) {
 	if err != nil {
 		return "", "", nil, err
 	}
-	data, err := os.ReadFile(s.blobPath(d))
-	if err != nil {
-		if notExist(err) {
-			return "", "", nil, fmt.Errorf("%s@%s: %w", name, d, ErrManifestUnknown)
+	p := s.blobPath(d)
+	fi, err := os.Stat(p)
+	if err == nil {
+		var data []byte
+		if data, err = s.readContent(p, fi, maxCachedContent); err == nil {
+			return d, mt, data, nil
 		}
-		return "", "", nil, err
 	}
-	return d, mt, data, nil
+	if notExist(err) {
+		return "", "", nil, fmt.Errorf("%s@%s: %w", name, d, ErrManifestUnknown)
+	}
+	return "", "", nil, err
 }
 
 // DeleteTag removes a tag; the manifest stays.

@@ -43,6 +43,9 @@ type Store struct {
 	mu      sync.Mutex
 	uploads map[string]*uploadState
 
+	meta    fileCache // tag and link files
+	content fileCache // small blobs and manifests
+
 	// gcHook, when set (tests), runs in each repository between reading its
 	// manifests and sweeping its blob links: the window a push races into.
 	gcHook func(repo string)

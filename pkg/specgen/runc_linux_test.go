@@ -1,0 +1,117 @@
+package specgen
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berth/berth/internal/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// probeScript prints what the container sees of its confinement.
+const probeScript = `
+grep -E '^(CapEff|CapBnd|CapInh|CapAmb|Seccomp|NoNewPrivs):' /proc/self/status | tr -d '\t' | tr ':' '='
+if grep -q ' /proc/keys ' /proc/mounts; then echo keys=masked; else echo keys=visible; fi
+echo sys=$(awk '$2 == "/sys" { split($4, o, ","); print o[1] }' /proc/mounts)
+if echo 1 > /proc/sys/kernel/berth-probe 2>/dev/null || touch /proc/sysrq-trigger 2>/dev/null; then echo procsys=rw; else echo procsys=ro; fi
+echo uid=$(id -u) gid=$(id -g)
+echo nofile=$(ulimit -n)
+`
+
+// TestRuncRunsSpec hands a generated spec to runc (the reference runtime,
+// whose libseccomp compiles the same profile) and checks, from inside the
+// container, that the defaults are in force.
+func TestRuncRunsSpec(t *testing.T) {
+	testutil.RequireRoot(t)
+	runc := testutil.RequireCommand(t, "runc")
+	rootfs := testutil.BusyboxRootfs(t)
+
+	tests := []struct {
+		name string
+		opts Options
+		want map[string]string
+	}{
+		{"defaults", Options{}, map[string]string{
+			"CapEff": capHex(defaultCaps), "CapBnd": capHex(defaultCaps), "CapInh": capHex(nil), "CapAmb": capHex(nil),
+			"Seccomp": "2", "NoNewPrivs": "0", "keys": "masked", "sys": "ro", "procsys": "ro", "uid": "0",
+		}},
+		{"hardened", Options{User: "1000:1000", CapDrop: []string{"ALL"}, NoNewPrivileges: true,
+			Ulimits: []specs.POSIXRlimit{{Type: "nofile", Soft: 256, Hard: 512}}}, map[string]string{
+			"CapEff": capHex(nil), "CapBnd": capHex(nil), "Seccomp": "2", "NoNewPrivs": "1",
+			"uid": "1000", "gid": "1000", "nofile": "256",
+		}},
+		{"privileged", Options{Privileged: true}, map[string]string{
+			"Seccomp": "0", "keys": "visible", "sys": "rw",
+		}},
+		{"unconfined", Options{Seccomp: SeccompUnconfined}, map[string]string{
+			"Seccomp": "0", "CapEff": capHex(defaultCaps), "keys": "masked",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts
+			o.Rootfs = rootfs
+			o.Args = []string{"/bin/sh", "-c", probeScript}
+			o.NetNS = NSHost // no network setup needed
+			id := "berth-specgen-" + randHex()
+			o.CgroupsPath = "/" + id
+			s, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bundle := t.TempDir()
+			data, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(t, os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600))
+			state := t.TempDir()
+			cmd := exec.Command(runc, "--root", state, "run", "--bundle", bundle, id)
+			var out, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &stderr
+			err = cmd.Run()
+			_ = exec.Command(runc, "--root", state, "delete", "--force", id).Run()
+			if err != nil {
+				t.Fatalf("runc run: %v\n%s%s", err, stderr.String(), out.String())
+			}
+			got := map[string]string{}
+			for _, f := range strings.Fields(out.String()) {
+				if k, v, ok := strings.Cut(f, "="); ok {
+					got[k] = v
+				}
+			}
+			for k, w := range tt.want {
+				if got[k] != w {
+					t.Errorf("%s = %q, want %q (output:\n%s)", k, got[k], w, out.String())
+				}
+			}
+		})
+	}
+}
+
+// capHex renders a capability set the way /proc/self/status does.
+func capHex(caps []string) string {
+	var mask uint64
+	for _, c := range caps {
+		for i, n := range capNames {
+			if n == c {
+				mask |= 1 << i
+			}
+		}
+	}
+	return fmt.Sprintf("%016x", mask)
+}
+
+func randHex() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
