@@ -159,7 +159,7 @@ func (r *run) runStep(ctx context.Context, st *state, c *instructions.RunCommand
 			}
 		}
 		fullEnv := append(append(append([]string(nil), env...), argEnv...), proxies...)
-		return r.runContainer(ctx, t, runSpec{Args: args, Env: fullEnv, Cwd: cwd, User: ids, Rootfs: t.Dir(), Network: r.o.Network})
+		return r.runContainer(ctx, t, runSpec{Args: args, Env: fullEnv, Cwd: cwd, User: st.img.Config.User, Groups: ids.Additional, Rootfs: t.Dir(), Network: r.o.Network})
 	})
 }
 
@@ -215,7 +215,11 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 		return err
 	}
 	defer os.RemoveAll(bundle)
-	data, err := json.Marshal(newSpec(rs))
+	spec, err := newSpec(rs)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(spec)
 	if err != nil {
 		return err
 	}
