@@ -19,7 +19,14 @@ type runSpec struct {
 	Groups  []int
 	Rootfs  string
 	Network string // "none" or "host"
+	// Script, when set, is a host file bind-mounted read-only at ScriptPath
+	// (a RUN heredoc that starts with #!, run by its own interpreter).
+	Script string
 }
+
+// ScriptPath is where a RUN heredoc script appears in the container: on the
+// /dev tmpfs, so it never lands in the layer.
+const ScriptPath = "/dev/.berth-heredoc"
 
 // newSpec builds the OCI spec of a RUN container with docker's defaults
 // (package specgen: capabilities, seccomp profile, masked and read-only
@@ -37,6 +44,9 @@ func newSpec(r runSpec) (*specs.Spec, error) {
 	}
 	for _, g := range r.Groups {
 		o.GroupAdd = append(o.GroupAdd, strconv.Itoa(g))
+	}
+	if r.Script != "" {
+		o.Mounts = append(o.Mounts, specs.Mount{Destination: ScriptPath, Type: "bind", Source: r.Script, Options: []string{"rbind", "ro"}})
 	}
 	if r.Network == "host" {
 		o.NetNS = specgen.NSHost
