@@ -137,3 +137,51 @@ func runFiles(t *testing.T, name string, args ...string) (string, string, int) {
 	e, _ := os.ReadFile(stderr.Name())
 	return string(o), string(e), code
 }
+
+// TestRuntimePodman uses berth-runtime as podman's OCI runtime: run, run -d,
+// exec (also with a terminal), stop and rm.
+func TestRuntimePodman(t *testing.T) {
+	testutil.RequireRoot(t)
+	podman := testutil.RequireCommand(t, "podman")
+	bin := filepath.Join(filepath.Dir(testutil.BerthBinary(t)), "berth-runtime")
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	image := "localhost/berth-e2e-busybox:" + suffix
+	name := "berth-e2e-" + suffix
+	pm := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(podman, append([]string{"--runtime", bin}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	if out, code := pm("import", testutil.RootfsTar(t), image); code != 0 {
+		t.Fatalf("podman import: %s", out)
+	}
+	defer pm("rmi", "-f", image)
+	ulimits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
+	out, code := pm(append(append([]string{"run", "--rm"}, ulimits...), image, "sh", "-c", "echo hello-from-podman; grep Seccomp: /proc/self/status")...)
+	if code != 0 || !strings.Contains(out, "hello-from-podman") || !strings.Contains(out, "Seccomp:\t2") {
+		t.Fatalf("podman run: %d %q", code, out)
+	}
+	if out, code := pm(append(append([]string{"run", "-d", "--name", name}, ulimits...), image, "sleep", "1000")...); code != 0 {
+		t.Fatalf("podman run -d: %s", out)
+	}
+	defer pm("rm", "-f", name)
+	if out, code := pm("exec", name, "sh", "-c", "echo $((2+3))"); code != 0 || strings.TrimSpace(out) != "5" {
+		t.Errorf("podman exec: %d %q", code, out)
+	}
+	if out, code := pm("exec", "-t", name, "tty"); code != 0 || !strings.Contains(out, "/dev/pts/") {
+		t.Errorf("podman exec -t: %d %q", code, out)
+	}
+	if out, code := pm("stop", "-t", "1", name); code != 0 {
+		t.Errorf("podman stop: %s", out)
+	}
+	if out, code := pm("rm", name); code != 0 {
+		t.Errorf("podman rm: %s", out)
+	}
+}
