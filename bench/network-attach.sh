@@ -17,6 +17,9 @@ fi
 cleanup() {
 	"$BERTH" $roots network rm benchnet >/dev/null 2>&1 || true
 	ip link del cnibench0 2>/dev/null || true
+	# Whatever portmap left behind under our network's name.
+	iptables -t nat -S CNI-HOSTPORT-DNAT 2>/dev/null | grep '"cnibench"' | sed 's/^-A/-D/' |
+		while read -r rule; do eval iptables -t nat "$rule" || true; done
 	for ns in $(ip netns list | awk '/^bnbench-/{print $1}'); do ip netns del "$ns"; done
 	rm -rf "$tmp"
 }
@@ -39,7 +42,9 @@ JSON
 
 # Each round: a fresh namespace, attach publishing one fixed host port, detach.
 berth_round="ns=bnbench-\$\$; ip netns add \$ns && $BERTH $roots network attach --netns /run/netns/\$ns --id \$ns -p 20081:80 benchnet >/dev/null && $BERTH $roots network detach benchnet \$ns && ip netns del \$ns"
-cni_round="ns=bnbench-\$\$; ip netns add \$ns && CNI_PATH=/usr/lib/cni NETCONFPATH=$tmp/cni CAP_ARGS='{\"portMappings\":[{\"hostPort\":20080,\"containerPort\":80,\"protocol\":\"tcp\"}]}' cnitool add cnibench /run/netns/\$ns >/dev/null && CNI_PATH=/usr/lib/cni NETCONFPATH=$tmp/cni cnitool del cnibench /run/netns/\$ns && ip netns del \$ns"
+# portmap needs the same port mappings on DEL to remove its rules.
+cnienv="CNI_PATH=/usr/lib/cni NETCONFPATH=$tmp/cni CAP_ARGS='{\"portMappings\":[{\"hostPort\":20080,\"containerPort\":80,\"protocol\":\"tcp\"}]}'"
+cni_round="ns=bnbench-\$\$; ip netns add \$ns && $cnienv cnitool add cnibench /run/netns/\$ns >/dev/null && $cnienv cnitool del cnibench /run/netns/\$ns && ip netns del \$ns"
 bare_round="ns=bnbench-\$\$; ip netns add \$ns && ip netns del \$ns"
 
 bench_alternate -title "network attach+detach of a fresh netns, one published port" \

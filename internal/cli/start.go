@@ -58,7 +58,7 @@ func eachContainer(cmd *cobra.Command, args []string, fn func(ref string) error)
 	var failed []error
 	for _, ref := range args {
 		if err := fn(ref); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "Error response from daemon: %v\n", err)
+			fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
 			failed = append(failed, err)
 			continue
 		}

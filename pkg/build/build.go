@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -122,9 +121,13 @@ type run struct {
 	plan    *dockerfile.Plan
 	out     io.Writer
 	results map[int]*state
-	step    int
-	total   int
-	res     Result
+	id      string
+	seq     int
+	// madeWorkdir: the last filesystem step created the pending WORKDIR.
+	madeWorkdir bool
+	step        int
+	total       int
+	res         Result
 }
 
 // Build runs the build o describes and returns the image ID.
@@ -169,6 +172,13 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(b.TmpDir, 0o700); err != nil {
 		return nil, err
 	}
+	r.id = newBuildID()
+	unlock, err := b.lockBuild(r.id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	b.recover(ctx)
 	for n, i := range plan.Order {
 		st, err := r.buildStage(ctx, plan.Stages[i], n+1, len(plan.Order))
 		if err != nil {
@@ -431,11 +441,21 @@ func lineOf(c instructions.Command) int {
 	return 0
 }
 
-// randomID returns a fresh name for snapshots, mounts and containers.
-func randomID() string {
-	var b [8]byte
+// idPrefix starts the names of everything a build creates: snapshot keys,
+// mount directories, bundles and containers are idPrefix+BUILD+"-"+N.
+const idPrefix = "berth-build-"
+
+// newBuildID returns a fresh build ID.
+func newBuildID() string {
+	var b [6]byte
 	rand.Read(b[:])
-	return "berth-build-" + hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newID returns a fresh name for a snapshot, mount, bundle or container of this build.
+func (r *run) newID() string {
+	r.seq++
+	return fmt.Sprintf("%s%s-%d", idPrefix, r.id, r.seq)
 }
 
 // sortedKeys returns m's keys in order.
@@ -447,5 +467,3 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-var _ = filepath.Join

@@ -339,3 +339,57 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A build killed mid-step leaves a lock nobody holds, a mounted snapshot
+// and a bundle; the next build removes them.
+func TestRecoverDeadBuild(t *testing.T) {
+	e := newEnv(t)
+	key := idPrefix + "dead-1"
+	target := filepath.Join(e.b.TmpDir, key)
+	os.MkdirAll(target, 0o755)
+	if err := e.store.Start(context.Background(), key, "", target); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(target, "half-written"), []byte("x"), 0o644)
+	os.MkdirAll(filepath.Join(e.b.TmpDir, idPrefix+"dead-2-bundle"), 0o700)
+	os.WriteFile(filepath.Join(e.b.TmpDir, "dead.lock"), nil, 0o600)
+	e.mustBuild("FROM scratch\nENV A=1\n", Options{})
+	if _, ok := e.store.active[key]; ok {
+		t.Errorf("the dead build's snapshot is still there")
+	}
+	if ents, _ := os.ReadDir(e.b.TmpDir); len(ents) != 0 {
+		var names []string
+		for _, d := range ents {
+			names = append(names, d.Name())
+		}
+		t.Errorf("left in tmp: %v", names)
+	}
+}
+
+func TestWorkdirAndCopyFromImage(t *testing.T) {
+	e := newEnv(t)
+	base := t.TempDir()
+	os.MkdirAll(filepath.Join(base, "exists"), 0o755)
+	os.WriteFile(filepath.Join(base, "tool"), []byte("TOOL"), 0o755)
+	e.store.importDir("base:1", base)
+	// WORKDIR of an existing directory adds no layer; a new one adds one.
+	e.mustBuild("FROM base:1\nWORKDIR /exists\n", Options{Tags: []string{"w1"}})
+	img, _ := e.store.Resolve(context.Background(), "w1")
+	if len(img.Layers) != 1 {
+		t.Errorf("WORKDIR of an existing dir: %d layers, want 1", len(img.Layers))
+	}
+	e.mustBuild("FROM base:1\nWORKDIR /new/dir\n", Options{Tags: []string{"w2"}})
+	img, _ = e.store.Resolve(context.Background(), "w2")
+	if len(img.Layers) != 2 {
+		t.Errorf("WORKDIR of a new dir: %d layers, want 2", len(img.Layers))
+	}
+	if _, err := os.Stat(filepath.Join(e.store.rootfs(img), "new/dir")); err != nil {
+		t.Errorf("WORKDIR not created: %v", err)
+	}
+	// COPY --from an image that is not a stage.
+	e.mustBuild("FROM scratch\nCOPY --from=base:1 /tool /bin/tool\n", Options{Tags: []string{"cf"}})
+	img, _ = e.store.Resolve(context.Background(), "cf")
+	if b, err := os.ReadFile(filepath.Join(e.store.rootfs(img), "bin/tool")); err != nil || string(b) != "TOOL" {
+		t.Errorf("COPY --from=image: %q %v", b, err)
+	}
+}

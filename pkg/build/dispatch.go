@@ -98,8 +98,6 @@ func (r *run) meta(st *state, header string, keyParts []string, createdBy string
 // argStep declares build arguments: the value comes from --build-arg, else
 // the default, else the meta ARG before FROM of that name.
 func (r *run) argStep(st *state, c *instructions.ArgCommand, header string) error {
-	var parts []string
-	parts = append(parts, "ARG")
 	for _, kv := range c.Args {
 		v, have := r.o.BuildArgs[kv.Key]
 		if !have && kv.Value != nil {
@@ -112,16 +110,15 @@ func (r *run) argStep(st *state, c *instructions.ArgCommand, header string) erro
 		}
 		if have {
 			st.args[kv.Key] = v
-			parts = append(parts, kv.Key+"="+v)
 		} else {
 			delete(st.args, kv.Key)
-			parts = append(parts, kv.Key)
 		}
 	}
-	// ARG changes no config; it is keyed so that a new value misses the cache
-	// for every step after it.
+	// ARG changes no config and is not part of the key chain: the steps that
+	// read an argument carry its value in their own keys (RUN its
+	// environment, the others their expanded words), so a new value misses
+	// the cache only from the first step that uses it.
 	fmt.Fprintln(r.out, header)
-	st.key = stepKey(st.key, parts...)
 	return nil
 }
 

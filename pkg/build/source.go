@@ -53,7 +53,7 @@ func (r *run) source(ctx context.Context, st *state, from string) (copySource, b
 	if len(layers) > 0 {
 		chain = layers[len(layers)-1].ChainID
 	}
-	id := randomID()
+	id := r.newID()
 	target := filepath.Join(r.b.TmpDir, id)
 	if err := os.Mkdir(target, 0o755); err != nil {
 		return nil, false, "", nil, err
@@ -111,6 +111,13 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// partial reports whether the last line written lacks its newline.
+func (w *tailWriter) partial() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.part != ""
 }
 
 func (w *tailWriter) lines() []string {

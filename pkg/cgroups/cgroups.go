@@ -97,7 +97,7 @@ type Manager interface {
 	Exists() bool
 }
 
-// field returns an error about spec field f (such as
+// fieldErr returns an error about spec field f (such as
 // "linux.resources.memory.limit") of kind (an errdefs sentinel).
 func fieldErr(f string, kind error, format string, args ...any) error {
 	return &FieldError{Field: f, Kind: kind, Msg: fmt.Sprintf(format, args...)}

@@ -382,3 +382,37 @@ func TestApplyFailureLeavesNothing(t *testing.T) {
 		t.Fatalf("Apply(0): %v", err)
 	}
 }
+
+// memory+swap must stay above the memory limit at every step on v1, so
+// raising and lowering both take opposite orders.
+func TestMemorySwapOrderOnHost(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestManager(t, uniquePath(t))
+	for _, step := range []struct{ limit, swap int64 }{
+		{64 << 20, 128 << 20},
+		{256 << 20, 512 << 20},
+		{32 << 20, 32 << 20},
+		{-1, -1},
+	} {
+		err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(step.limit), Swap: i64(step.swap)}})
+		if errors.Is(err, errdefs.ErrUnavailable) {
+			t.Skipf("no swap limit on this host: %v", err)
+		}
+		if err != nil {
+			t.Fatalf("limit %d swap %d: %v", step.limit, step.swap, err)
+		}
+		mm := m.(*manager)
+		dir, v2 := mm.dirOf("memory")
+		if v2 {
+			continue
+		}
+		lim, _ := readString(dir, "memory.limit_in_bytes")
+		sw, _ := readString(dir, "memory.memsw.limit_in_bytes")
+		if step.limit > 0 && (lim != strconv.FormatInt(step.limit, 10) || sw != strconv.FormatInt(step.swap, 10)) {
+			t.Errorf("after %+v: limit %s, memsw %s", step, lim, sw)
+		}
+		if step.limit == -1 && (lim != sw || len(lim) < 15) {
+			t.Errorf("after lifting: limit %s, memsw %s, want both unlimited", lim, sw)
+		}
+	}
+}

@@ -44,6 +44,34 @@ func TestV1DeviceRule(t *testing.T) {
 	}
 }
 
+func TestDiffDevices(t *testing.T) {
+	rules := []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "r"},
+		{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "rwm"},
+		{Allow: true, Type: "c", Major: i64(136), Access: "rw"},
+	}
+	for _, tc := range []struct {
+		list           string
+		denies, allows []string
+		ok             bool
+	}{
+		{"a *:* rwm\n", nil, nil, false},
+		{"", nil, []string{"c 136:* rw", "c 1:3 r", "c 1:5 rwm"}, true},
+		{"c 1:3 rw\nc 1:5 rwm\nc 1:7 rwm\n", []string{"c 1:3 w", "c 1:7 rwm"}, []string{"c 136:* rw"}, true},
+		{"c 1:3 r\nc 1:5 rwm\nc 136:* rw\n", nil, nil, true},
+	} {
+		d, a, ok := diffDevices(tc.list, rules)
+		if ok != tc.ok || strings.Join(d, ",") != strings.Join(tc.denies, ",") || strings.Join(a, ",") != strings.Join(tc.allows, ",") {
+			t.Errorf("diffDevices(%q) = %q, %q, %v; want %q, %q, %v", tc.list, d, a, ok, tc.denies, tc.allows, tc.ok)
+		}
+	}
+	// Rules of another shape go the ordered way.
+	if _, _, ok := diffDevices("", []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}); ok {
+		t.Error("allow-all rules took the diff path")
+	}
+}
+
 func TestDevicesOnHost(t *testing.T) {
 	testutil.RequireRoot(t)
 	m := newTestManager(t, uniquePath(t))
@@ -65,6 +93,30 @@ func TestDevicesOnHost(t *testing.T) {
 	}
 	if err, out := h.run(t); err != nil || out != nullOnlyWant {
 		t.Fatalf("helper: %v\n%s\nwant\n%s", err, out, nullOnlyWant)
+	}
+
+	// An update of a running cgroup lands on the new list exactly.
+	update := []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rw"},
+		{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "r"},
+	}
+	if err := m.Set(&specs.LinuxResources{Devices: update}); err != nil {
+		t.Fatal(err)
+	}
+	if dir, v2 := m.(*manager).dirOf("devices"); !v2 {
+		list, _ := readString(dir, "devices.list")
+		if list != "c 1:3 rw\nc 1:5 r" && list != "c 1:5 r\nc 1:3 rw" {
+			t.Errorf("devices.list after update = %q", list)
+		}
+	}
+	h = startHelper(t, "open")
+	if err := m.Apply(h.pid()); err != nil {
+		t.Fatal(err)
+	}
+	want := "/dev/null 0 ok\n/dev/null 1 ok\n/dev/zero 0 ok\n/dev/zero 1 denied\n"
+	if err, out := h.run(t); err != nil || out != want {
+		t.Fatalf("after update: %v\n%s\nwant\n%s", err, out, want)
 	}
 }
 

@@ -143,6 +143,9 @@ func setMemoryV1(dir string, mem *specs.LinuxMemory, limit, swap, resv int64) er
 	setLimit := func() error { return setFile(res+"memory.limit", dir, "memory.limit_in_bytes", limitString(limit)) }
 	setSwap := func() error {
 		err := setFile(res+"memory.swap", dir, "memory.memsw.limit_in_bytes", limitString(swap))
+		if errors.Is(err, errdefs.ErrUnavailable) && swap == -1 {
+			return nil // without swap accounting, unlimited is what there is
+		}
 		if errors.Is(err, errdefs.ErrUnavailable) {
 			return fieldErr(res+"memory.swap", errdefs.ErrUnavailable, "the kernel does not account swap (boot with swapaccount=1)")
 		}
@@ -218,6 +221,9 @@ func setMemoryV2(dir string, mem *specs.LinuxMemory, limit, swap, resv int64) er
 			return fieldErr(res+"memory.swap", errdefs.ErrInvalidArgument, "a swap limit on cgroup v2 needs memory.limit too")
 		}
 		if err := setFile(res+"memory.swap", dir, "memory.swap.max", v); err != nil {
+			if v == "max" && errors.Is(err, errdefs.ErrUnavailable) {
+				return nil // without swap accounting, unlimited is what there is
+			}
 			return err
 		}
 	}

@@ -280,3 +280,18 @@ func TestPathOverControlFile(t *testing.T) {
 		t.Fatalf("Apply over a file: %v", err)
 	}
 }
+
+func TestV2UnlimitedSwapWithoutSwapAccounting(t *testing.T) {
+	l, leaf := fakeV2(t, emptyFiles("memory.max"))
+	m := newManager(l, "/berth/c")
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30), Swap: i64(-1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFake(t, leaf, "memory.max"); got != "1073741824" {
+		t.Errorf("memory.max = %q", got)
+	}
+	err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30), Swap: i64(2 << 30)}})
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.HasPrefix(err.Error(), "linux.resources.memory.swap:") {
+		t.Fatalf("finite swap without accounting: %v", err)
+	}
+}

@@ -10,7 +10,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -47,7 +49,12 @@ type Engine struct {
 	volumes *volume.Store
 	// monitorOf is the container whose monitor this process is, if any.
 	monitorOf string
+	// reaper collects children when this process is a subreaper (a monitor).
+	reaper *Reaper
 }
+
+// SetReaper makes every runtime command this engine runs go through r.
+func (e *Engine) SetReaper(r *Reaper) { e.reaper = r }
 
 // ActAsMonitor tells the engine that this process is container id's monitor
 // (its own monitor lock does not make the container look busy to itself).
@@ -91,7 +98,7 @@ func (e *Engine) RuntimeFor(c *Container) Runtime {
 	if bin == "" {
 		bin = e.opts.Runtime
 	}
-	return &RuncCLI{Binary: bin, Root: filepath.Join(e.opts.RunRoot, "runtime"), LogDir: filepath.Join(e.opts.RunRoot, "runtime-logs")}
+	return &RuncCLI{Binary: bin, Root: filepath.Join(e.opts.RunRoot, "runtime"), LogDir: filepath.Join(e.opts.RunRoot, "runtime-logs"), Reaper: e.reaper}
 }
 
 // Resolve turns a name, ID or unique ID prefix into a container ID.
@@ -127,8 +134,12 @@ func (e *Engine) Update(id string, fn func(*Container) error) (*Container, error
 	if err != nil {
 		return nil, err
 	}
+	before, _ := json.Marshal(c)
 	if err := fn(c); err != nil {
 		return c, err
+	}
+	if after, _ := json.Marshal(c); bytes.Equal(before, after) {
+		return c, nil // nothing changed: spare the write
 	}
 	return c, e.store.save(c)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,6 +73,84 @@ type RuncCLI struct {
 	Root string
 	// LogDir holds the --log files that carry the runtime's error messages.
 	LogDir string
+	// Reaper, when set, waits for the runtime's processes (a subreaper
+	// must not lose them to its wildcard wait).
+	Reaper *Reaper
+}
+
+// exitError is a runtime command's non-zero exit.
+type exitError struct{ ws syscall.WaitStatus }
+
+func (e *exitError) Error() string {
+	if e.ws.Signaled() {
+		return "killed by signal " + e.ws.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(e.ws.ExitStatus())
+}
+
+// exec runs cmd to its end, capturing stdout and stderr into the buffers
+// given (when cmd has none of its own).
+func (r *RuncCLI) exec(cmd *exec.Cmd, stdout, stderr *bytes.Buffer) error {
+	if r.Reaper == nil {
+		if stdout != nil && cmd.Stdout == nil {
+			cmd.Stdout = stdout
+		}
+		if stderr != nil && cmd.Stderr == nil {
+			cmd.Stderr = stderr
+		}
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+				return &exitError{ws}
+			}
+		}
+		return err
+	}
+	// Through the reaper, stdio must be files: capture into temp files.
+	var files []*os.File
+	capture := func(buf *bytes.Buffer) (*os.File, error) {
+		f, err := os.CreateTemp(r.LogDir, "out-")
+		if err != nil {
+			return nil, err
+		}
+		os.Remove(f.Name())
+		files = append(files, f)
+		return f, nil
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var outF, errF *os.File
+	var err error
+	if stdout != nil && cmd.Stdout == nil {
+		if outF, err = capture(stdout); err != nil {
+			return err
+		}
+		cmd.Stdout = outF
+	}
+	if stderr != nil && cmd.Stderr == nil {
+		if errF, err = capture(stderr); err != nil {
+			return err
+		}
+		cmd.Stderr = errF
+	}
+	ws, err := r.Reaper.Run(cmd)
+	if err != nil {
+		return err
+	}
+	for f, buf := range map[*os.File]*bytes.Buffer{outF: stdout, errF: stderr} {
+		if f != nil {
+			f.Seek(0, io.SeekStart)
+			buf.ReadFrom(f)
+		}
+	}
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		return nil
+	}
+	return &exitError{syscall.WaitStatus(ws)}
 }
 
 var _ Runtime = (*RuncCLI)(nil)
@@ -90,8 +169,7 @@ func (r *RuncCLI) command(ctx context.Context, logFile string, args ...string) *
 func (r *RuncCLI) run(ctx context.Context, args ...string) error {
 	var stderr bytes.Buffer
 	cmd := r.command(ctx, "", args...)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
+	if err := r.exec(cmd, nil, &stderr); err != nil {
 		return runtimeError(args[0], strings.TrimSpace(stderr.String()), err)
 	}
 	return nil
@@ -112,10 +190,8 @@ func (r *RuncCLI) Create(ctx context.Context, id, bundle string, cio CreateIO) (
 	var stderr bytes.Buffer
 	if cio.Stderr != nil {
 		cmd.Stderr = cio.Stderr
-	} else {
-		cmd.Stderr = &stderr
 	}
-	if err := cmd.Run(); err != nil {
+	if err := r.exec(cmd, nil, &stderr); err != nil {
 		msg := lastLogError(logFile)
 		if msg == "" {
 			msg = strings.TrimSpace(stderr.String())
@@ -140,8 +216,7 @@ func (r *RuncCLI) Start(ctx context.Context, id string) error { return r.run(ctx
 func (r *RuncCLI) State(ctx context.Context, id string) (*RuntimeState, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := r.command(ctx, "", "state", id)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := r.exec(cmd, &stdout, &stderr); err != nil {
 		return nil, runtimeError("state", strings.TrimSpace(stderr.String()), err)
 	}
 	var st RuntimeState
@@ -201,17 +276,23 @@ func (r *RuncCLI) Exec(ctx context.Context, id string, p *specs.Process, eio Exe
 		args = append(args, "--pid-file", eio.PidFile)
 	}
 	cmd := r.command(ctx, logFile, append(args, id)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = eio.Stdin, eio.Stdout, eio.Stderr
-	err = cmd.Run()
+	cmd.Stdin = eio.Stdin
+	if eio.Stdout != nil {
+		cmd.Stdout = eio.Stdout
+	}
+	if eio.Stderr != nil {
+		cmd.Stderr = eio.Stderr
+	}
+	err = r.exec(cmd, nil, nil)
 	if msg := lastLogError(logFile); msg != "" {
 		return -1, runtimeError("exec", msg, err)
 	}
-	var ee *exec.ExitError
+	var ee *exitError
 	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
+		if ee.ws.Signaled() {
+			return 128 + int(ee.ws.Signal()), nil
 		}
-		return ee.ExitCode(), nil
+		return ee.ws.ExitStatus(), nil
 	}
 	if err != nil {
 		return -1, fmt.Errorf("running %s exec: %w", r.Binary, err)

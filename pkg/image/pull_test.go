@@ -24,6 +24,10 @@ import (
 	"github.com/berth/berth/pkg/errdefs"
 )
 
+// blobPuts counts blob uploads (PUT /v2/.../blobs/uploads/...) on every
+// test registry.
+var blobPuts atomic.Int64
+
 // testRegistry serves an in-process registry and counts blob GETs.
 func testRegistry(t *testing.T) (host string, blobGets *atomic.Int64) {
 	t.Helper()
@@ -32,6 +36,9 @@ func testRegistry(t *testing.T) (host string, blobGets *atomic.Int64) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 			blobGets.Add(1)
+		}
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads") {
+			blobPuts.Add(1)
 		}
 		reg.ServeHTTP(w, r)
 	}))
@@ -95,13 +102,18 @@ func TestPullPush(t *testing.T) {
 		t.Errorf("re-pull fetched %d blobs (downloaded=%v)", gets.Load()-before, res2.Downloaded)
 	}
 
-	// Push to another repository: same digest there.
+	// Push to another repository: same digest there, and the blobs are
+	// mounted from the repository the image came from, not uploaded.
 	if err := s.Tag(ctx, srcRef, host+"/other/app:v2"); err != nil {
 		t.Fatal(err)
 	}
+	puts := blobPuts.Load()
 	pres, err := s.Push(ctx, host+"/other/app:v2", RemoteOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := blobPuts.Load() - puts; n != 0 {
+		t.Errorf("push to a sibling repository uploaded %d blobs, want all mounted", n)
 	}
 	if pres.Digest.String() != wantDigest.String() {
 		t.Errorf("pushed digest %s, want %s", pres.Digest, wantDigest)
@@ -222,4 +234,46 @@ func (c *corruptWriter) Write(b []byte) (int, error) {
 		c.done = true
 	}
 	return c.ResponseWriter.Write(b)
+}
+
+func TestConcurrentPulls(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	host, _ := testRegistry(t)
+	img, _ := random.Image(1<<20, 4)
+	ref := host + "/same:1"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			// Separate Store values, as separate berth processes would have.
+			s, err := Open(root)
+			if err == nil {
+				_, err = s.Pull(ctx, ref, PullOptions{})
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	s, _ := Open(root)
+	got, err := s.Resolve(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if infos, _ := s.Snapshots().List(); len(infos) != 4 {
+		t.Errorf("%d layer snapshots, want 4 (each layer once)", len(infos))
+	}
+	for _, l := range got.Layers {
+		if !s.Snapshots().Has(l.ChainID) {
+			t.Errorf("layer %s missing", l.ChainID)
+		}
+	}
 }

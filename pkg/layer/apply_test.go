@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/testutil"
@@ -264,5 +265,36 @@ func TestCleanName(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("CleanName(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+func TestDecompressFormats(t *testing.T) {
+	plain := mkTar(t, entry{name: "hello", typ: tar.TypeReg, body: "world"})
+	var gz, zs bytes.Buffer
+	zw, _ := Compress(&gz)
+	zw.Write(plain)
+	zw.Close()
+	ze, _ := zstd.NewWriter(&zs)
+	ze.Write(plain)
+	ze.Close()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want Compression
+	}{
+		{"plain", plain, Uncompressed},
+		{"gzip", gz.Bytes(), Gzip},
+		{"zstd", zs.Bytes(), Zstd},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, c, err := Decompress(bytes.NewReader(tc.data))
+			if err != nil || c != tc.want {
+				t.Fatalf("Decompress = %v, %v; want %v", c, err, tc.want)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("decompressed %d bytes, %v", len(got), err)
+			}
+		})
 	}
 }

@@ -43,6 +43,7 @@ type monitor struct {
 	attached   chan struct{} // closed when the first client attaches
 	attachOnce sync.Once
 	stdin      io.WriteCloser // the container's stdin (pipe or pty master)
+	reaper     *engine.Reaper
 	pty        *os.File
 }
 
@@ -69,6 +70,8 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 		report(err)
 		return err
 	}
+	m.reaper = engine.NewReaper()
+	eng.SetReaper(m.reaper)
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
 	ln, err := m.listen()
 	if err != nil {
@@ -294,7 +297,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	}
 	if err := rt.Start(ctx, c.ID); err != nil {
 		rt.Kill(ctx, c.ID, syscall.SIGKILL, true)
-		reap(pid)
+		<-m.reaper.Watch(pid)
 		return fail(err)
 	}
 	report(nil)
@@ -302,7 +305,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	if c.Config.Healthcheck != nil {
 		go m.health(hctx, c, rt)
 	}
-	status := reap(pid)
+	status := <-m.reaper.Watch(pid)
 	stopHealth()
 	code := exitCode(status)
 	// The container's processes are gone, so its pipes close; a stray
@@ -330,24 +333,6 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		}
 	}
 	return code, nil
-}
-
-// reap waits for pid, reaping every other orphan that comes to this subreaper.
-func reap(pid int) unix.WaitStatus {
-	for {
-		var ws unix.WaitStatus
-		got, err := unix.Wait4(-1, &ws, 0, nil)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			// No children left: pid is already gone.
-			return ws
-		}
-		if got == pid {
-			return ws
-		}
-	}
 }
 
 func exitCode(ws unix.WaitStatus) int {

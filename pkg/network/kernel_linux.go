@@ -244,8 +244,11 @@ func freeIfName(nh *netlink.Handle) (string, error) {
 // What is already gone is fine.
 func (k *kernel) detach(n *Network, ep *endpoint) error {
 	var errs []error
-	if err := k.deleteRules(containerTag(n, ep.ContainerID)); err != nil {
-		errs = append(errs, err)
+	// Only published ports make per-container rules.
+	if len(ep.Ports) > 0 {
+		if err := k.deleteRules(containerTag(n, ep.ContainerID)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if link, err := netlink.LinkByName(ep.HostVeth); err == nil {
 		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
@@ -277,10 +280,15 @@ func (k *kernel) netnsID(path string) (uint64, uint64, error) {
 	return uint64(st.Dev), st.Ino, nil
 }
 
-// netnsAlive reports whether path still names the namespace recorded.
+// netnsAlive reports whether path still names the namespace recorded. Only
+// a missing path or another inode count as gone: any other error (EMFILE,
+// EACCES...) must not release a live container's network.
 func (k *kernel) netnsAlive(path string, dev, ino uint64) bool {
-	d, i, err := k.netnsID(path)
-	return err == nil && d == dev && i == ino
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR)
+	}
+	return uint64(st.Dev) == dev && st.Ino == ino
 }
 
 // destroy deletes the whole nftables table.
@@ -301,4 +309,27 @@ func writeSysctl(path, value string) error {
 		return fmt.Errorf("setting %s: %w", path, err)
 	}
 	return nil
+}
+
+// collect deletes every bridge listed in the table's bridges set, the
+// default bridge, and the table: what a deleted state root left behind.
+func (k *kernel) collect(defaultBridge string) error {
+	names := map[string]bool{defaultBridge: true}
+	for _, b := range k.listBridges() {
+		names[b] = true
+	}
+	var errs []error
+	for name := range names {
+		link, err := netlink.LinkByName(name)
+		if err != nil || link.Type() != "bridge" {
+			continue
+		}
+		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting bridge %s: %w", name, err))
+		}
+	}
+	if err := k.deleteTable(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

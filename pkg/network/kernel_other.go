@@ -22,3 +22,5 @@ func (k *kernel) detach(*Network, *endpoint) error        { return errNoKernel }
 func (k *kernel) netnsID(string) (uint64, uint64, error)  { return 0, 0, errNoKernel }
 func (k *kernel) netnsAlive(string, uint64, uint64) bool  { return false }
 func (k *kernel) destroy() error                          { return errNoKernel }
+
+func (k *kernel) collect(string) error { return errNoKernel }

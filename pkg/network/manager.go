@@ -33,8 +33,9 @@ var SubnetLockPath = "/run/lock/berth-network-subnets.lock"
 // locks or connections between calls; any number of Managers in any number
 // of processes may work on the same roots at once.
 type Manager struct {
-	defDir string // ROOT/networks: one <id>.json per network
-	runDir string // RUNROOT/networks: <id>/endpoints.json, locks, ports.json
+	rootDir string // ROOT
+	defDir  string // ROOT/networks: one <id>.json per network
+	runDir  string // RUNROOT/networks: <id>/endpoints.json, locks, ports.json
 
 	table         string // nftables table (family ip)
 	defaultBridge string // bridge device of DefaultNetwork
@@ -71,9 +72,10 @@ func Open(root, runroot string, opts ...Option) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		defDir: filepath.Join(root, "networks"),
-		runDir: filepath.Join(runroot, "networks"),
-		table:  "berth", defaultBridge: "berth0",
+		rootDir: root,
+		defDir:  filepath.Join(root, "networks"),
+		runDir:  filepath.Join(runroot, "networks"),
+		table:   "berth", defaultBridge: "berth0",
 		pool: defaultPool(),
 	}
 	if filepath.Clean(root) != DefaultStateRoot {
@@ -193,10 +195,8 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 			return nil, fmt.Errorf("network with name %s already exists: %w", name, errdefs.ErrAlreadyExists)
 		}
 	}
-	var idb [32]byte
-	rand.Read(idb[:])
 	n := &Network{
-		Name: name, ID: hex.EncodeToString(idb[:]), Created: time.Now().UTC(),
+		Name: name, ID: randHex(32), Created: time.Now().UTC(),
 		Driver: DriverBridge, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
 		Internal: o.Internal, Labels: o.Labels,
 	}
@@ -235,6 +235,9 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 		n.Gateway = n.Subnet.Addr().Next()
 	}
 	if err := os.MkdirAll(filepath.Join(m.runDir, n.ID), 0o700); err != nil {
+		return nil, err
+	}
+	if err := m.register(); err != nil {
 		return nil, err
 	}
 	if err := writeJSON(m.defPath(n.ID), n, true); err != nil {
@@ -349,6 +352,12 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 	if err != nil {
 		return nil, err
 	}
+	// Endpoints of containers whose namespace is gone (kill -9, a crashed
+	// engine) hold addresses and ports nobody uses: release them first. A
+	// container coming back after such a crash re-attaches cleanly.
+	if _, err := m.dropStale(n, eps); err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
 	if _, ok := eps[req.ContainerID]; ok {
 		return nil, fmt.Errorf("attach: container %s is already attached to network %s: %w", req.ContainerID, n.Name, errdefs.ErrAlreadyExists)
 	}
@@ -392,11 +401,12 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 		return fail(err)
 	}
 	eps[ep.ContainerID] = ep
-	if err := m.saveEndpoints(n.ID, eps); err != nil {
-		return fail(err)
-	}
 	ep.DNS = ContainerDNS(HostResolvConf)
 	ep.Hosts = hostEntries(sortedEndpoints(eps), ep, n.Discovery())
+	if err := m.saveEndpoints(n.ID, eps); err != nil {
+		delete(eps, ep.ContainerID)
+		return fail(err)
+	}
 	if n.Discovery() {
 		m.syncHosts(n, eps, nil)
 	} else if ep.HostsPath != "" {
@@ -495,8 +505,9 @@ func (m *Manager) dropStale(n *Network, eps map[string]*endpoint) (int, error) {
 
 // Repair releases every allocation whose container network namespace no
 // longer exists (left behind by kill -9 or a reboot), and host-port
-// reservations nobody holds, and sets up again the bridges and rules of
-// networks that still have members.
+// reservations nobody holds, sets up again the bridges and rules of
+// networks that still have members, and collects the kernel objects of
+// deleted state roots (CollectOrphans).
 func (m *Manager) Repair(ctx context.Context) error {
 	all, err := m.List(ctx)
 	if err != nil {
@@ -509,6 +520,9 @@ func (m *Manager) Repair(ctx context.Context) error {
 		}
 	}
 	if err := m.repairPorts(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := CollectOrphans(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -631,6 +645,12 @@ func (m *Manager) Destroy(ctx context.Context) error {
 		}
 	}
 	return m.k.destroy()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func cmpOr(a, b string) string {

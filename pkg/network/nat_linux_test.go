@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +88,7 @@ func TestNATAndPublishFromOutside(t *testing.T) {
 	out := newOutside(t)
 	web := newContainer(t, true)
 	a, err := m.Attach(ctx, AttachRequest{ContainerID: web.id, NetNSPath: web.netnsPath(),
-		Ports: []PortMapping{{ContainerPort: 80}}})
+		Ports: []PortMapping{{ContainerPort: 80}, {HostIP: netip.MustParseAddr("127.0.0.1"), ContainerPort: 80}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +105,12 @@ func TestNATAndPublishFromOutside(t *testing.T) {
 	poll(t, "published port from the host on another host address", hostFetch(fmt.Sprintf("http://%s/", net.JoinHostPort(out.hostIP, fmt.Sprint(port))), token))
 	// Hairpin: the container reaches its own published port.
 	poll(t, "hairpin", web.get(out.hostIP, port, "/", token))
+	// A port published on 127.0.0.1 answers there and nowhere else.
+	local := a.Ports[1].HostPort
+	poll(t, "published on 127.0.0.1 only", hostFetch(fmt.Sprintf("http://127.0.0.1:%d/", local), token))
+	if err := out.get(out.hostIP, local, "/", token)(); err == nil {
+		t.Error("a port published on 127.0.0.1 answered on another address")
+	}
 
 	if err := m.Detach(ctx, "", web.id); err != nil {
 		t.Fatal(err)

@@ -36,6 +36,10 @@ func randSuffix() string {
 func newManager(t *testing.T) *Manager {
 	t.Helper()
 	testutil.RequireRoot(t)
+	// Leftovers of earlier runs whose roots are gone (a crashed test).
+	if err := CollectOrphans(context.Background()); err != nil {
+		t.Logf("collecting orphans: %v", err)
+	}
 	dir := t.TempDir()
 	m, err := Open(filepath.Join(dir, "root"), filepath.Join(dir, "run"))
 	if err != nil {
@@ -459,5 +463,89 @@ func TestTwoNetworksOneContainer(t *testing.T) {
 	}
 	if out, err := exec.Command("ip", "netns", "exec", c.ns, "ip", "-o", "link").CombinedOutput(); err != nil || strings.Contains(string(out), "eth") {
 		t.Errorf("devices left in the namespace: %v\n%s", err, out)
+	}
+}
+
+func TestCollectOrphans(t *testing.T) {
+	kept := newManager(t)
+	ctx := context.Background()
+	keptNet, err := kept.Create(ctx, "kept-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "berth-orphan-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	gone, err := Open(filepath.Join(dir, "root"), filepath.Join(dir, "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gone.k.collect(gone.defaultBridge) })
+	n, err := gone.Create(ctx, "gone-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newContainer(t, false)
+	if _, err := gone.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: c.netnsPath()}); err != nil {
+		t.Fatal(err)
+	}
+	def, _ := gone.Get(ctx, DefaultNetwork)
+	os.RemoveAll(dir)
+	if err := CollectOrphans(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, br := range []string{n.Bridge, def.Bridge} {
+		if linkExists(br) {
+			t.Errorf("bridge %s of a deleted root left", br)
+		}
+	}
+	nc, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.ListTableOfFamily(gone.Table(), nftables.TableFamilyIPv4); err == nil {
+		t.Errorf("table %s of a deleted root left", gone.Table())
+	}
+	if _, err := nc.ListTableOfFamily(kept.Table(), nftables.TableFamilyIPv4); err != nil {
+		t.Errorf("table %s of a live root removed: %v", kept.Table(), err)
+	}
+	if !linkExists(keptNet.Bridge) {
+		t.Errorf("bridge %s of a live root removed", keptNet.Bridge)
+	}
+}
+
+func TestReattachAfterCrash(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	c := newContainer(t, false)
+	a, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: c.netnsPath(), Ports: []PortMapping{{HostPort: 0, ContainerPort: 80}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The container dies without a Detach (kill -9 of everything) and
+	// comes back in a new namespace under the same ID, asking for the same
+	// host port: the stale endpoint is released on the way.
+	if out, err := exec.Command("ip", "netns", "del", c.ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	again := newContainer(t, false)
+	b, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: again.netnsPath(),
+		Ports: []PortMapping{{HostPort: a.Ports[0].HostPort, ContainerPort: 80}}})
+	if err != nil {
+		t.Fatalf("re-attach after the namespace vanished: %v", err)
+	}
+	if b.IP != a.IP {
+		t.Errorf("re-attached with %s, want the released %s back", b.IP, a.IP)
+	}
+	if eps, _ := m.Endpoints(ctx, DefaultNetwork); len(eps) != 1 {
+		t.Errorf("%d endpoints, want 1", len(eps))
+	}
+	if _, err := m.Attach(ctx, AttachRequest{ContainerID: c.id, NetNSPath: again.netnsPath()}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("attaching a live container twice: %v", err)
+	}
+	if err := m.Detach(ctx, "", c.id); err != nil {
+		t.Fatal(err)
 	}
 }

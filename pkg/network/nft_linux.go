@@ -65,7 +65,7 @@ func (k *kernel) addSkeleton(c *nftables.Conn) (*nftables.Table, map[string]*nft
 
 // addBridgeSet queues the set of bridge names; adding what exists is a no-op.
 func (k *kernel) addBridgeSet(c *nftables.Conn, t *nftables.Table) (*nftables.Set, error) {
-	set := &nftables.Set{Table: t, Name: setBridges, KeyType: nftables.TypeIFName}
+	set := &nftables.Set{Table: t, Name: setBridges, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 	if err := c.AddSet(set, nil); err != nil {
 		return nil, fmt.Errorf("nftables set %s: %w", setBridges, err)
 	}
@@ -369,4 +369,28 @@ func (k *kernel) deleteBridgeElement(bridge string) error {
 		return fmt.Errorf("dropping %s from nftables set %s: %w", bridge, setBridges, err)
 	}
 	return nil
+}
+
+// listBridges returns the names in the table's bridges set (none when the
+// table or set is missing).
+func (k *kernel) listBridges() []string {
+	c, err := nftables.New()
+	if err != nil {
+		return nil
+	}
+	set, err := c.GetSetByName(k.nftTable(), setBridges)
+	if err != nil {
+		return nil
+	}
+	elems, err := c.GetSetElements(set)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range elems {
+		if name := strings.TrimRight(string(e.Key), "\x00"); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
 }

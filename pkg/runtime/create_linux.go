@@ -36,6 +36,10 @@ type CreateOptions struct {
 	ExtraFiles []*os.File
 	// Stdin, Stdout and Stderr become the container's stdio (nil: /dev/null).
 	Stdin, Stdout, Stderr *os.File
+
+	// console is our end of a socketpair standing in for ConsoleSocket
+	// (foreground Run with a terminal).
+	console *os.File
 }
 
 // initConfig is what the parent sends the child over the sync socket.
@@ -80,7 +84,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
-	if spec.Process.Terminal && opts.ConsoleSocket == "" {
+	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.console == nil {
 		return nil, nil, invalid("process.terminal is true but no --console-socket was given")
 	}
 	if !spec.Process.Terminal && opts.ConsoleSocket != "" {
@@ -143,7 +147,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
-	if opts.ConsoleSocket != "" {
+	if opts.console != nil {
+		c.console = opts.console
+	} else if opts.ConsoleSocket != "" {
 		con, err := dialConsole(opts.ConsoleSocket)
 		if err != nil {
 			return nil, nil, err
@@ -154,12 +160,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 
 	cg, err = newCgroup(rec.CgroupPath)
 	if err != nil {
-		if spec.Linux.Resources != nil || spec.Linux.CgroupsPath != "" {
-			return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
-		}
-		cg = nil
+		return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
 	}
-	if cg != nil {
+	{
 		if cg.Exists() {
 			pids, _ := cg.Pids()
 			if len(pids) > 0 {
@@ -167,7 +170,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 				return nil, nil, fmt.Errorf("linux.cgroupsPath %q is in use by another container: %w", rec.CgroupPath, errdefs.ErrConflict)
 			}
 		}
-		if err := cg.Set(spec.Linux.Resources); err != nil {
+		if err := cg.Set(withDefaultDevices(spec)); err != nil {
 			return nil, nil, fmt.Errorf("linux.resources: %w", err)
 		}
 	}
@@ -176,7 +179,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
-	if cg != nil {
+	{
 		if err := cg.Apply(s.pid); err != nil {
 			return nil, nil, fmt.Errorf("moving init into cgroup %q: %w", rec.CgroupPath, err)
 		}
@@ -364,4 +367,36 @@ func preserved(n int, extra []*os.File) []*os.File {
 		out = append(out, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
 	}
 	return out
+}
+
+// withDefaultDevices returns the spec's resources with the device rules
+// every container needs appended after the spec's own (as runc does): the
+// default nodes, the container's linux.devices, ptys and the console.
+func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
+	if spec.Linux.Resources == nil {
+		return nil
+	}
+	res := *spec.Linux.Resources
+	if len(res.Devices) == 0 {
+		return &res
+	}
+	i64 := func(v int64) *int64 { return &v }
+	rules := append([]specs.LinuxDeviceCgroup{}, res.Devices...)
+	for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), spec.Linux.Devices...) {
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ == "p" {
+			continue
+		}
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm"})
+	}
+	rules = append(rules,
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},              // /dev/pts/*
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"}, // /dev/ptmx
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"}, // /dev/console
+	)
+	res.Devices = rules
+	return &res
 }

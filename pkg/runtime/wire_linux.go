@@ -1,32 +1,27 @@
 package runtime
 
 import (
-	"fmt"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/berth/berth/pkg/cgroups"
+	"github.com/berth/berth/pkg/seccomp"
 )
 
-// These are wired to pkg/cgroups and pkg/seccomp once they land on main.
-var (
-	newCgroup = func(path string) (cgroup, error) {
-		return nil, fmt.Errorf("cgroups are not part of this build: %w", errNotSupported)
-	}
-	installSeccomp = func(s *specs.LinuxSeccomp) error {
-		if s == nil {
-			return nil
-		}
-		return fmt.Errorf("linux.seccomp: seccomp is not part of this build: %w", errNotSupported)
-	}
-)
+// The runtime's cgroups are pkg/cgroups' managers.
+var _ cgroup = cgroups.Manager(nil)
 
-// seccompFeatures describes the seccomp support linked in.
-var seccompFeatures = func() *features.Seccomp {
-	no := false
-	return &features.Seccomp{Enabled: &no}
+func newCgroup(path string) (cgroup, error) {
+	m, err := cgroups.New(path)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
+func cgroupStats(cg cgroup) (any, error) { return cg.(cgroups.Manager).Stats() }
+
+func cgroupOOMs(cg cgroup) (uint64, error) { return cg.(cgroups.Manager).OOMKillCount() }
+
+// Seccomp filters are compiled and loaded by pkg/seccomp.
 var (
-	cgroupStats = func(cg cgroup) (any, error) { return nil, fmt.Errorf("cgroup stats: %w", errNotSupported) }
-	cgroupOOMs  = func(cg cgroup) (uint64, error) { return 0, fmt.Errorf("cgroup oom count: %w", errNotSupported) }
+	installSeccomp  = seccomp.Install
+	seccompFeatures = seccomp.Features
 )

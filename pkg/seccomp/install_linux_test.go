@@ -255,3 +255,17 @@ func TestInstallWithoutPrivilegeFails(t *testing.T) {
 		t.Fatalf("loading without no_new_privs: err %v, output %s", err, out)
 	}
 }
+
+func TestInstallFlags(t *testing.T) {
+	requireSeccomp(t)
+	flags := Features().SupportedFlags
+	if len(flags) == 0 {
+		t.Skip("the kernel supports no optional filter flag")
+	}
+	p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"uname"}, Action: specs.ActLog}, {Names: []string{"getcwd"}, Action: specs.ActErrno}}}
+	for _, f := range flags {
+		p.Flags = append(p.Flags, specs.LinuxSeccompFlag(f))
+	}
+	expect(t, runChild(t, "nnp", p), map[string]string{"uname": "", "getcwd": "EPERM", "getpid": ""})
+}

@@ -2,7 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth/berth/internal/testutil"
+	"github.com/berth/berth/pkg/network"
 )
 
 // engineEnv is one isolated engine: its own root, runroot and rootfs.
@@ -35,6 +40,12 @@ func newEngineEnv(t *testing.T) *engineEnv {
 		out, _, _ := e.berth("ps", "-aq", "--no-trunc")
 		for _, id := range strings.Fields(out) {
 			e.berth("rm", "-f", "-v", id)
+		}
+		// Drop this root's networks, bridge and nftables table.
+		if m, err := network.Open(e.root, e.runroot); err == nil {
+			if err := m.Destroy(context.Background()); err != nil {
+				t.Errorf("removing the test's networks: %v", err)
+			}
 		}
 	})
 	return e
@@ -400,5 +411,156 @@ func TestEngineParallelRuns(t *testing.T) {
 	out, _, _ := e.berth("ps", "-q")
 	if got := len(strings.Fields(out)); got != n {
 		t.Fatalf("%d running containers, want %d", got, n)
+	}
+}
+
+// importBusybox makes the offline busybox image in this engine's store.
+func (e *engineEnv) importBusybox() string {
+	e.t.Helper()
+	ref := "berth-e2e-busybox:latest"
+	if _, errOut, code := e.berth("import", testutil.RootfsTar(e.t), ref); code != 0 {
+		e.t.Fatalf("import: exit %d: %s", code, errOut)
+	}
+	return ref
+}
+
+// freePort asks the kernel for a free TCP port on the host.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestEngineImageAndNetworks(t *testing.T) {
+	e := newEngineEnv(t)
+	img := e.importBusybox()
+	t.Run("unknown image", func(t *testing.T) {
+		_, errOut, code := e.berth("run", "--rm", "no-such-image-berth", "true")
+		if code != 125 || !strings.Contains(errOut, "berth pull") {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
+	t.Run("missing command", func(t *testing.T) {
+		_, errOut, code := e.berth("run", "--rm", "--network", "none", img)
+		if code != 125 || !strings.Contains(errOut, "no command specified") {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
+	t.Run("image config is honoured", func(t *testing.T) {
+		ref := "berth-e2e-config:latest"
+		if _, errOut, code := e.berth("import", "-c", "VOLUME /data", "-c", "ENV GREETING=hi", "-c", "WORKDIR /data",
+			"-c", `CMD ["sh","-c","echo $GREETING from $(pwd)"]`, "-c", "STOPSIGNAL SIGUSR1", testutil.RootfsTar(t), ref); code != 0 {
+			t.Fatalf("import: %s", errOut)
+		}
+		out, errOut, code := e.berth("run", "--name", "cfg", "--network", "none", ref)
+		if code != 0 || out != "hi from /data\n" {
+			t.Fatalf("run: exit %d, %q, %s", code, out, errOut)
+		}
+		if got := e.inspect("cfg", "{{.Config.StopSignal}} {{(index .Mounts 0).Destination}} {{(index .Mounts 0).Anonymous}}"); got != "SIGUSR1 /data true" {
+			t.Fatalf("inspect: %q", got)
+		}
+		vol := e.inspect("cfg", "{{(index .Mounts 0).Name}}")
+		if _, errOut, code := e.berth("rm", "-v", "cfg"); code != 0 {
+			t.Fatal(errOut)
+		}
+		if out, _, _ := e.berth("volume", "ls", "-q"); strings.Contains(out, vol) {
+			t.Fatalf("rm -v left the anonymous volume %s", vol)
+		}
+	})
+	t.Run("image rootfs is copy-on-write", func(t *testing.T) {
+		if _, errOut, code := e.berth("run", "--rm", "--network", "none", img, "sh", "-c", "echo x > /etc/passwd"); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		out, _, _ := e.berth("run", "--rm", "--network", "none", img, "cat", "/etc/passwd")
+		if !strings.Contains(out, "root:") {
+			t.Fatalf("a container's write reached the image: %q", out)
+		}
+	})
+	t.Run("published port serves from the host", func(t *testing.T) {
+		port := freePort(t)
+		e.berth("run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), img,
+			"sh", "-c", "mkdir -p /www && echo served-by-berth > /www/index.html && exec httpd -f -p 80 -h /www")
+		var body string
+		eventually(t, 20*time.Second, "the published port to answer", func() bool {
+			resp, err := (&http.Client{Timeout: time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			body = string(b)
+			return resp.StatusCode == 200
+		})
+		if body != "served-by-berth\n" {
+			t.Fatalf("body %q", body)
+		}
+		if out, _, _ := e.berth("port", "web", "80"); strings.TrimSpace(out) != fmt.Sprintf("0.0.0.0:%d", port) {
+			t.Errorf("port: %q", out)
+		}
+		_, errOut, code := e.berth("run", "-d", "-p", fmt.Sprintf("%d:80", port), img, "true")
+		if code != 125 || !strings.Contains(errOut, "already allocated") {
+			t.Errorf("port in use: exit %d, stderr %q", code, errOut)
+		}
+		e.berth("rm", "-f", "web")
+		if _, err := (&http.Client{Timeout: time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
+			t.Error("the port still answers after rm")
+		}
+	})
+	t.Run("user network resolves names", func(t *testing.T) {
+		netName := fmt.Sprintf("berthe2e%d", os.Getpid())
+		if _, errOut, code := e.berth("network", "create", netName); code != 0 {
+			t.Fatalf("network create: %s", errOut)
+		}
+		t.Cleanup(func() { e.berth("network", "rm", netName) })
+		e.berth("run", "-d", "--name", "alpha", "--network", netName, img, "sleep", "60")
+		e.berth("run", "-d", "--name", "beta", "--network", netName, img, "sleep", "60")
+		for _, pair := range [][2]string{{"alpha", "beta"}, {"beta", "alpha"}} {
+			out, errOut, code := e.berth("exec", pair[0], "ping", "-c", "1", "-W", "5", pair[1])
+			if code != 0 {
+				t.Fatalf("%s cannot reach %s: exit %d: %s %s", pair[0], pair[1], code, out, errOut)
+			}
+		}
+		e.berth("rm", "-f", "alpha", "beta")
+	})
+}
+
+func TestEngineParallelHealthyOnBridge(t *testing.T) {
+	e := newEngineEnv(t)
+	img := e.importBusybox()
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errOut, code := e.berth("run", "-d", "--name", fmt.Sprintf("h%d", i), "--health-cmd", "true",
+				"--health-interval", "1s", img, "sleep", "300")
+			if code != 0 {
+				errs <- fmt.Sprintf("run %d: exit %d: %s", i, code, errOut)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	eventually(t, 120*time.Second, "50 healthy containers", func() bool {
+		out, _, _ := e.berth("ps", "--filter", "health=healthy", "-q")
+		return len(strings.Fields(out)) == n
+	})
+	out, _, _ := e.berth("ps", "--format", "{{.Networks}}")
+	ips := map[string]bool{}
+	for i := 0; i < n; i++ {
+		ip := e.inspect(fmt.Sprintf("h%d", i), "{{.NetworkSettings.Networks.bridge.IPAddress}}")
+		if ip == "" || ips[ip] {
+			t.Fatalf("container h%d has address %q (duplicate or missing); ps: %s", i, ip, out)
+		}
+		ips[ip] = true
 	}
 }

@@ -4,10 +4,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth/berth/internal/testutil"
 )
@@ -58,9 +64,11 @@ func TestNetworkCommands(t *testing.T) {
 	out, stderr, code = berth("network", "inspect", name)
 	var got []struct {
 		Name, Id, Driver string
-		IPAM             struct{ Config []struct{ Subnet, Gateway string } }
-		Options          map[string]string
-		Labels           map[string]string
+		IPAM             struct {
+			Config []struct{ Subnet, Gateway string }
+		}
+		Options map[string]string
+		Labels  map[string]string
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || len(got) != 1 {
 		t.Fatalf("inspect: %v %q %d:\n%s", err, stderr, code, out)
@@ -93,4 +101,78 @@ func TestNetworkCommands(t *testing.T) {
 	if out, _, _ := berth("network", "ls", "-q"); out != "" {
 		t.Errorf("ls after prune: %q", out)
 	}
+}
+
+// TestRunOnUserNetwork is the user's path: containers started by `berth run`
+// on a user network publish a port to the host and find each other by name.
+func TestRunOnUserNetwork(t *testing.T) {
+	e := newEngineEnv(t)
+	b := make([]byte, 4)
+	rand.Read(b)
+	suffix := hex.EncodeToString(b)
+	netName, web := "e2enet-"+suffix, "web-"+suffix
+	t.Cleanup(func() {
+		e.berth("rm", "-f", web)
+		e.berth("network", "rm", netName)
+	})
+	if out, errOut, code := e.berth("network", "create", netName); code != 0 {
+		t.Fatalf("network create: %d %s %s", code, out, errOut)
+	}
+	www := t.TempDir()
+	token := "served-" + suffix
+	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte(token), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	if _, errOut, code := e.berth("run", "-d", "--name", web, "--network", netName, "--network-alias", "site",
+		"-p", port+":80", "-v", www+":/www", "--rootfs", e.rootfs, "httpd", "-f", "-p", "80", "-h", "/www"); code != 0 {
+		t.Fatalf("run -d: %d %s", code, errOut)
+	}
+	eventually(t, 20*time.Second, "the published port to answer on 127.0.0.1:"+port, func() bool {
+		c := &http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://127.0.0.1:" + port + "/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), token)
+	})
+	for _, name := range []string{web, "site"} {
+		out, errOut, code := e.berth("run", "--rm", "--network", netName, "--rootfs", e.rootfs,
+			"sh", "-c", `printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 `+name+` 80`)
+		if code != 0 || !strings.Contains(out, token) {
+			t.Errorf("fetching http://%s/ from another container: exit %d: %q %s", name, code, out, errOut)
+		}
+	}
+	if _, errOut, code := e.berth("run", "--rm", "--network", netName, "-p", port+":80", "--rootfs", e.rootfs, "true"); code != 125 || !strings.Contains(errOut, "port is already allocated") {
+		t.Errorf("a second container on the same host port: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := e.berth("network", "rm", netName); code == 0 || !strings.Contains(errOut, "active endpoints") {
+		t.Errorf("removing a network in use: exit %d: %s", code, errOut)
+	}
+	bridge := strings.TrimSpace(mustBerth(t, e, "network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.name"}}`, netName))
+	if _, errOut, code := e.berth("rm", "-f", web); code != 0 {
+		t.Fatalf("rm -f: %s", errOut)
+	}
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", bridge).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
+		t.Errorf("veths still on %s after rm:\n%s", bridge, out)
+	}
+	if _, errOut, code := e.berth("network", "rm", netName); code != 0 {
+		t.Errorf("network rm after the container went: %s", errOut)
+	}
+}
+
+func mustBerth(t *testing.T, e *engineEnv, args ...string) string {
+	t.Helper()
+	out, errOut, code := e.berth(args...)
+	if code != 0 {
+		t.Fatalf("berth %v: exit %d: %s", args, code, errOut)
+	}
+	return out
 }

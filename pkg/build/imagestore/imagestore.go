@@ -28,6 +28,7 @@ var (
 	_ build.Images    = (*Store)(nil)
 	_ build.Snapshots = (*Store)(nil)
 	_ build.Leaser    = (*Store)(nil)
+	_ build.Puller    = (*Store)(nil)
 )
 
 // New wraps st.
@@ -68,6 +69,13 @@ func (s *Store) Create(ctx context.Context, cfg dockerspec.DockerOCIImage, layer
 		return "", err
 	}
 	return img.ID, nil
+}
+
+// Pull implements build.Puller (berth build --pull) with the store's
+// default registry options.
+func (s *Store) Pull(ctx context.Context, ref string) error {
+	_, err := s.st.Pull(ctx, ref, image.PullOptions{})
+	return err
 }
 
 // Lease implements build.Leaser: the store's garbage collector leaves the

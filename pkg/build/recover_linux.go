@@ -1,0 +1,65 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockBuild holds TmpDir/<id>.lock for the build's lifetime. A lock file
+// that nobody holds belongs to a build that died (kill -9, power loss);
+// recover cleans up after it.
+func (b *Builder) lockBuild(id string) (func(), error) {
+	p := filepath.Join(b.TmpDir, id+".lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("build lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(p)
+		return nil, fmt.Errorf("build lock: %w", err)
+	}
+	return func() {
+		os.Remove(p)
+		f.Close()
+	}, nil
+}
+
+// recover removes what dead builds left: their mounts and snapshots, their
+// bundles and their lock files. Live builds hold their locks and are skipped.
+func (b *Builder) recover(ctx context.Context) {
+	locks, _ := filepath.Glob(filepath.Join(b.TmpDir, "*.lock"))
+	for _, lp := range locks {
+		f, err := os.OpenFile(lp, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			f.Close() // alive
+			continue
+		}
+		id := strings.TrimSuffix(filepath.Base(lp), ".lock")
+		ents, _ := filepath.Glob(filepath.Join(b.TmpDir, idPrefix+id+"-*"))
+		for _, e := range ents {
+			name := filepath.Base(e)
+			if strings.HasSuffix(name, "-bundle") {
+				os.RemoveAll(e)
+				continue
+			}
+			err := b.Snapshots.Abort(ctx, name, e)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				slog.Debug("build recovery", "snapshot", name, "err", err)
+			}
+			os.Remove(e)
+		}
+		os.Remove(lp)
+		f.Close()
+	}
+}
