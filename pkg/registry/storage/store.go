@@ -174,5 +174,3 @@ func randomID() string {
 }
 
 func notExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
