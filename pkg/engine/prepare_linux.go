@@ -216,6 +216,8 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 				}
 			}
 			rt.Delete(ctx, id, true)
+		} else {
+			removeCgroups(id)
 		}
 		e.Cleanup(ctx, c)
 		c.ClearNetwork()
