@@ -564,3 +564,67 @@ func TestEngineParallelHealthyOnBridge(t *testing.T) {
 		ips[ip] = true
 	}
 }
+
+func TestEngineInspectionVerbs(t *testing.T) {
+	e := newEngineEnv(t)
+	e.mustRunD([]string{"--name", "box", "--label", "tier=web"}, "sh", "-c", "echo hi > /tmp/in-box; exec sleep 60")
+	eventually(t, 10*time.Second, "the file in the container", func() bool {
+		_, _, code := e.berth("exec", "box", "test", "-f", "/tmp/in-box")
+		return code == 0
+	})
+	// cp both ways.
+	dir := t.TempDir()
+	if _, errOut, code := e.berth("cp", "box:/tmp/in-box", dir); code != 0 {
+		t.Fatalf("cp out: %s", errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "in-box")); string(b) != "hi\n" {
+		t.Fatalf("copied out %q", b)
+	}
+	os.WriteFile(filepath.Join(dir, "to-box"), []byte("there\n"), 0o644)
+	if _, errOut, code := e.berth("cp", filepath.Join(dir, "to-box"), "box:/tmp/"); code != 0 {
+		t.Fatalf("cp in: %s", errOut)
+	}
+	if out, _, _ := e.berth("exec", "box", "cat", "/tmp/to-box"); out != "there\n" {
+		t.Fatalf("copied in %q", out)
+	}
+	// top lists the container's process; stats reads its cgroup.
+	if out, _, code := e.berth("top", "box"); code != 0 || !strings.Contains(out, "sleep 60") {
+		t.Fatalf("top: %d %q", code, out)
+	}
+	if out, _, code := e.berth("stats", "--no-stream", "box"); code != 0 || !strings.Contains(out, "box") || !strings.Contains(out, "MEM USAGE") {
+		t.Fatalf("stats: %d %q", code, out)
+	}
+	// ps filters and formats.
+	if out, _, _ := e.berth("ps", "--filter", "label=tier=web", "--format", "{{.Names}} {{.Label \"tier\"}}"); strings.TrimSpace(out) != "box web" {
+		t.Fatalf("ps filter: %q", out)
+	}
+	if out, _, _ := e.berth("ps", "--filter", "label=tier=db", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("ps filter matched: %q", out)
+	}
+	if out, _, _ := e.berth("inspect", "box"); !strings.Contains(out, `"Status": "running"`) || !strings.HasPrefix(out, "[") {
+		t.Fatalf("inspect JSON: %.200s", out)
+	}
+	// Volumes: in use, then removed.
+	vol := fmt.Sprintf("berth-e2e-v%d", os.Getpid())
+	e.berth("volume", "create", vol)
+	e.mustRunD([]string{"--name", "user", "-v", vol + ":/v"}, "sleep", "60")
+	if _, errOut, code := e.berth("volume", "rm", vol); code == 0 || !strings.Contains(errOut, "in use") {
+		t.Fatalf("volume rm in use: %d %s", code, errOut)
+	}
+	e.berth("rm", "-f", "user")
+	if _, errOut, code := e.berth("volume", "rm", vol); code != 0 {
+		t.Fatalf("volume rm: %s", errOut)
+	}
+	// container prune removes stopped containers only.
+	e.run([]string{"--name", "done"}, "true")
+	out, _, _ := e.berth("container", "prune", "-f")
+	if !strings.Contains(out, "Deleted Containers") {
+		t.Fatalf("prune: %q", out)
+	}
+	if _, _, code := e.berth("inspect", "done"); code == 0 {
+		t.Fatal("prune left the stopped container")
+	}
+	if _, _, code := e.berth("inspect", "box"); code != 0 {
+		t.Fatal("prune removed a running container")
+	}
+}
