@@ -123,9 +123,11 @@ type run struct {
 	results map[int]*state
 	id      string
 	seq     int
-	step    int
-	total   int
-	res     Result
+	// madeWorkdir: the last filesystem step created the pending WORKDIR.
+	madeWorkdir bool
+	step        int
+	total       int
+	res         Result
 }
 
 // Build runs the build o describes and returns the image ID.
@@ -465,4 +467,3 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-

@@ -365,3 +365,31 @@ func TestRecoverDeadBuild(t *testing.T) {
 		t.Errorf("left in tmp: %v", names)
 	}
 }
+
+func TestWorkdirAndCopyFromImage(t *testing.T) {
+	e := newEnv(t)
+	base := t.TempDir()
+	os.MkdirAll(filepath.Join(base, "exists"), 0o755)
+	os.WriteFile(filepath.Join(base, "tool"), []byte("TOOL"), 0o755)
+	e.store.importDir("base:1", base)
+	// WORKDIR of an existing directory adds no layer; a new one adds one.
+	e.mustBuild("FROM base:1\nWORKDIR /exists\n", Options{Tags: []string{"w1"}})
+	img, _ := e.store.Resolve(context.Background(), "w1")
+	if len(img.Layers) != 1 {
+		t.Errorf("WORKDIR of an existing dir: %d layers, want 1", len(img.Layers))
+	}
+	e.mustBuild("FROM base:1\nWORKDIR /new/dir\n", Options{Tags: []string{"w2"}})
+	img, _ = e.store.Resolve(context.Background(), "w2")
+	if len(img.Layers) != 2 {
+		t.Errorf("WORKDIR of a new dir: %d layers, want 2", len(img.Layers))
+	}
+	if _, err := os.Stat(filepath.Join(e.store.rootfs(img), "new/dir")); err != nil {
+		t.Errorf("WORKDIR not created: %v", err)
+	}
+	// COPY --from an image that is not a stage.
+	e.mustBuild("FROM scratch\nCOPY --from=base:1 /tool /bin/tool\n", Options{Tags: []string{"cf"}})
+	img, _ = e.store.Resolve(context.Background(), "cf")
+	if b, err := os.ReadFile(filepath.Join(e.store.rootfs(img), "bin/tool")); err != nil || string(b) != "TOOL" {
+		t.Errorf("COPY --from=image: %q %v", b, err)
+	}
+}

@@ -48,10 +48,12 @@ func (r *run) fsStep(ctx context.Context, st *state, fn func(t *fscopy.Tree) (ke
 				ids = IDs{}
 			}
 			wd := st.img.Config.WorkingDir
+			r.madeWorkdir = false
 			if _, _, err := t.Stat(wd); errors.Is(err, fs.ErrNotExist) {
 				if _, err := t.MkdirAll(wd, ids.UID, ids.GID); err != nil {
 					return false, fmt.Errorf("creating WORKDIR %s: %w", wd, err)
 				}
+				r.madeWorkdir = true
 			}
 		}
 		return fn(t)
@@ -94,33 +96,32 @@ func (r *run) layerStep(ctx context.Context, st *state, key digest.Digest, heade
 	return nil
 }
 
-// mkdirStep creates a pending WORKDIR at the end of a stage; the layer
-// exists only if the directory had to be created.
+// mkdirStep creates a pending WORKDIR at the end of a stage; it adds a
+// layer only if the directory had to be created.
 func (r *run) mkdirStep(ctx context.Context, st *state) error {
 	key := stepKey(st.key, "MKDIR WORKDIR", st.img.Config.WorkingDir)
 	if r.cached(ctx, st, key) {
+		st.workdirPending = false
 		return nil
 	}
-	created := false
-	l, err := r.fsStep(ctx, st, func(t *fscopy.Tree) (bool, error) {
-		created = true
-		return true, nil
-	})
+	l, err := r.fsStep(ctx, st, func(t *fscopy.Tree) (bool, error) { return r.madeWorkdir, nil })
 	if err != nil {
 		return err
 	}
-	_ = created
-	st.layers = append(st.layers, *l)
-	st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
+	st.workdirPending = false
 	st.key = key
-	addHistory(st, "WORKDIR "+st.img.Config.WorkingDir, false)
+	if l != nil {
+		st.layers = append(st.layers, *l)
+		st.img.RootFS.DiffIDs = append(st.img.RootFS.DiffIDs, l.DiffID)
+		addHistory(st, "WORKDIR "+st.img.Config.WorkingDir, false)
+	}
 	r.remember(st)
 	return nil
 }
 
 // runStep runs a RUN instruction in a container on the build state.
 func (r *run) runStep(ctx context.Context, st *state, c *instructions.RunCommand, header string) error {
-	args := r.runArgs(st, c)
+	args, script := r.runArgs(st, c)
 	env := st.img.Config.Env
 	var argEnv []string
 	for _, k := range sortedKeys(st.args) {
@@ -136,7 +137,7 @@ func (r *run) runStep(ctx context.Context, st *state, c *instructions.RunCommand
 			}
 		}
 	}
-	keyParts := append([]string{"RUN", r.o.Network}, args...)
+	keyParts := append([]string{"RUN", r.o.Network, script}, args...)
 	keyParts = append(keyParts, argEnv...)
 	key := stepKey(st.key, keyParts...)
 	createdBy := "RUN " + quoteJSON(args)
@@ -158,14 +159,16 @@ func (r *run) runStep(ctx context.Context, st *state, c *instructions.RunCommand
 			}
 		}
 		fullEnv := append(append(append([]string(nil), env...), argEnv...), proxies...)
-		return r.runContainer(ctx, t, runSpec{Args: args, Env: fullEnv, Cwd: cwd, User: ids, Rootfs: t.Dir(), Network: r.o.Network})
+		return r.runContainer(ctx, t, script, runSpec{Args: args, Env: fullEnv, Cwd: cwd, User: st.img.Config.User, Groups: ids.Additional, Rootfs: t.Dir(), Network: r.o.Network})
 	})
 }
 
-// runArgs builds a RUN's argv, turning heredocs into the shell script.
-func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
+// runArgs builds a RUN's argv, turning heredocs into the shell script. A
+// lone heredoc that starts with #! is returned as a script for its own
+// interpreter instead, as BuildKit runs it.
+func (r *run) runArgs(st *state, c *instructions.RunCommand) ([]string, string) {
 	if !c.PrependShell {
-		return append([]string(nil), c.CmdLine...)
+		return append([]string(nil), c.CmdLine...), ""
 	}
 	script := strings.Join(c.CmdLine, " ")
 	if len(c.Files) > 0 {
@@ -173,6 +176,9 @@ func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
 			data := c.Files[0].Data
 			if c.Files[0].Chomp {
 				data = parser.ChompHeredocContent(data)
+			}
+			if strings.HasPrefix(data, "#!") {
+				return []string{ScriptPath}, data
 			}
 			script = data
 		} else {
@@ -190,7 +196,7 @@ func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
 			script = b.String()
 		}
 	}
-	return append(r.shell(st), script)
+	return append(r.shell(st), script), ""
 }
 
 // mountPoints are the paths the runtime may create in the rootfs to mount
@@ -198,7 +204,7 @@ func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
 var mountPoints = []string{"proc", "sys", "dev", "etc/hosts", "etc/resolv.conf", "etc"}
 
 // runContainer runs one container on tree t and fails unless it exits 0.
-func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) error {
+func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, script string, rs runSpec) error {
 	if r.b.Runtime == nil {
 		return fmt.Errorf("RUN needs an OCI runtime: %w", errdefs.ErrUnavailable)
 	}
@@ -214,7 +220,17 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 		return err
 	}
 	defer os.RemoveAll(bundle)
-	data, err := json.Marshal(newSpec(rs))
+	if script != "" {
+		rs.Script = filepath.Join(bundle, "heredoc")
+		if err := os.WriteFile(rs.Script, []byte(script), 0o755); err != nil {
+			return err
+		}
+	}
+	spec, err := newSpec(rs)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(spec)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ const (
 	auditArchI386    = 0x40000003
 	auditArchAARCH64 = 0xc00000b7
 	auditArchARM     = 0x40000028
+	auditArchRISCV64 = 0xc00000f3
+	auditArchPPC64LE = 0xc0000015
 )
 
 // x32SyscallBit marks an x32 system call: x32 and x86_64 share one audit
@@ -37,6 +39,9 @@ type abi struct {
 	// argument is compared, as libseccomp does for 32-bit architectures.
 	arg32 bool
 	table map[string]uint32
+	// multiplexed is set where socketcall and ipc reach the socket and SysV
+	// IPC calls too (32-bit x86, ppc64le).
+	multiplexed bool
 }
 
 // armPrivate are ARM's private system calls (__ARM_NR_*), which the generic
@@ -64,13 +69,41 @@ var x32Compat = map[string]uint32{
 	"preadv2": 546, "pwritev2": 547,
 }
 
+// x86_64Only are entries of syscall_64.tbl with the "64" ABI and no x32
+// replacement: x32 has no such call, so its table leaves them out.
+var x86_64Only = []string{
+	"_sysctl", "create_module", "epoll_ctl_old", "epoll_wait_old",
+	"get_kernel_syms", "get_thread_area", "map_shadow_stack", "nfsservctl",
+	"query_module", "set_thread_area", "uselib", "vserver",
+}
+
+// Multiplexed calls of 32-bit x86 and ppc: socketcall(2) and ipc(2) reach the socket
+// and SysV IPC calls by number in their first argument (linux/net.h, ipc.h),
+// besides the direct syscalls newer kernels have.
+var (
+	x86Socketcall = map[string]uint64{
+		"socket": 1, "bind": 2, "connect": 3, "listen": 4, "accept": 5,
+		"getsockname": 6, "getpeername": 7, "socketpair": 8, "send": 9,
+		"recv": 10, "sendto": 11, "recvfrom": 12, "shutdown": 13,
+		"setsockopt": 14, "getsockopt": 15, "sendmsg": 16, "recvmsg": 17,
+		"accept4": 18, "recvmmsg": 19, "sendmmsg": 20,
+	}
+	x86IPC = map[string]uint64{
+		"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4,
+		"msgsnd": 11, "msgrcv": 12, "msgget": 13, "msgctl": 14,
+		"shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
+	}
+)
+
 // abis lists every ABI the compiler knows, by OCI architecture name.
 var abis = map[specs.Arch]*abi{
 	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: auditArchX86_64, split: splitLow, table: sysX86_64},
 	specs.ArchX32:     {name: specs.ArchX32, audit: auditArchX86_64, split: splitHigh, arg32: true, table: x32Table()},
-	specs.ArchX86:     {name: specs.ArchX86, audit: auditArchI386, arg32: true, table: sysX86},
+	specs.ArchX86:     {name: specs.ArchX86, audit: auditArchI386, arg32: true, table: sysX86, multiplexed: true},
 	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: auditArchAARCH64, table: sysAARCH64},
 	specs.ArchARM:     {name: specs.ArchARM, audit: auditArchARM, arg32: true, table: armTable()},
+	specs.ArchRISCV64: {name: specs.ArchRISCV64, audit: auditArchRISCV64, table: sysRISCV64},
+	specs.ArchPPC64LE: {name: specs.ArchPPC64LE, audit: auditArchPPC64LE, table: sysPPC64LE, multiplexed: true},
 }
 
 // nativeArches are the ABIs a process on this GOARCH can call the kernel
@@ -85,6 +118,10 @@ func nativeArches() []specs.Arch {
 		return []specs.Arch{specs.ArchAARCH64, specs.ArchARM}
 	case "arm":
 		return []specs.Arch{specs.ArchARM}
+	case "riscv64":
+		return []specs.Arch{specs.ArchRISCV64}
+	case "ppc64le":
+		return []specs.Arch{specs.ArchPPC64LE}
 	}
 	return nil
 }
@@ -99,20 +136,20 @@ func x32Table() map[string]uint32 {
 	for name, nr := range x32Compat {
 		t[name] = nr | x32SyscallBit
 	}
+	for _, name := range x86_64Only {
+		delete(t, name)
+	}
 	return t
 }
 
-// armTable adds ARM's private calls and the kernel's names for the two calls
-// whose arguments ARM reorders.
+// armTable adds ARM's private calls to the generic table.
 func armTable() map[string]uint32 {
-	t := make(map[string]uint32, len(sysARM)+len(armPrivate)+2)
+	t := make(map[string]uint32, len(sysARM)+len(armPrivate))
 	for name, nr := range sysARM {
 		t[name] = nr
 	}
 	for name, nr := range armPrivate {
 		t[name] = nr
 	}
-	t["sync_file_range2"] = sysARM["arm_sync_file_range"]
-	t["fadvise64_64"] = sysARM["arm_fadvise64_64"]
 	return t
 }

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -182,19 +183,39 @@ func (a *asm) abiSection(ab *abi, s *specs.LinuxSeccomp, def uint32) int {
 // collect resolves the profile's rules for one ABI into calls sorted by
 // number, dropping rules that only restate the default action.
 func collect(ab *abi, s *specs.LinuxSeccomp, def uint32) []*call {
-	byNr := map[uint32]*call{}
+	byNr := make(map[uint32]*call, 512)
+	get := func(nr uint32) *call {
+		c := byNr[nr]
+		if c == nil {
+			c = &call{nr: nr}
+			byNr[nr] = c
+		}
+		return c
+	}
 	for _, sc := range s.Syscalls {
 		act, _ := actionValue(sc.Action, sc.ErrnoRet) // validated by Compile
 		for _, name := range sc.Names {
+			if ab.multiplexed && len(sc.Args) == 0 {
+				// The same call through socketcall(2) or ipc(2). Its own
+				// arguments sit in memory there, out of a filter's reach, so
+				// only rules without conditions carry over (as in libseccomp).
+				if n, ok := x86Socketcall[name]; ok {
+					c := get(ab.table["socketcall"])
+					c.conditional = append(c.conditional, rule{action: act,
+						conds: []specs.LinuxSeccompArg{{Index: 0, Value: n, Op: specs.OpEqualTo}}})
+				}
+				if n, ok := x86IPC[name]; ok {
+					// ipc's first argument carries a version in its high 16 bits.
+					c := get(ab.table["ipc"])
+					c.conditional = append(c.conditional, rule{action: act,
+						conds: []specs.LinuxSeccompArg{{Index: 0, Value: 0xffff, ValueTwo: n, Op: specs.OpMaskedEqual}}})
+				}
+			}
 			nr, ok := ab.table[name]
 			if !ok {
 				continue // unknown to this ABI or newer than berth: skipped, as runc does
 			}
-			c := byNr[nr]
-			if c == nil {
-				c = &call{nr: nr}
-				byNr[nr] = c
-			}
+			c := get(nr)
 			switch {
 			case len(sc.Args) == 0:
 				if c.uncond == nil {
@@ -214,15 +235,21 @@ func collect(ab *abi, s *specs.LinuxSeccomp, def uint32) []*call {
 		if c.uncond != nil && *c.uncond == def {
 			c.uncond = nil
 		}
-		if c.uncond == nil {
-			c.conditional = slices.DeleteFunc(c.conditional, func(r rule) bool { return r.action == def })
+		// Trailing conditional rules that end where a miss would end anyway
+		// change nothing; earlier ones still shadow the rules after them.
+		fallback := def
+		if c.uncond != nil {
+			fallback = *c.uncond
+		}
+		for n := len(c.conditional); n > 0 && c.conditional[n-1].action == fallback; n-- {
+			c.conditional = c.conditional[:n-1]
 		}
 		if c.uncond == nil && len(c.conditional) == 0 {
 			continue
 		}
 		calls = append(calls, c)
 	}
-	slices.SortFunc(calls, func(x, y *call) int { return int(int64(x.nr) - int64(y.nr)) })
+	slices.SortFunc(calls, func(x, y *call) int { return cmp.Compare(x.nr, y.nr) })
 	return calls
 }
 

@@ -444,3 +444,116 @@ func TestFeatures(t *testing.T) {
 		t.Errorf("kernel supports seccomp but no flag probed as supported: %+v", f)
 	}
 }
+
+// TestCompileX86Multiplexed: on 32-bit x86 a socket or SysV IPC call also
+// arrives through socketcall(2) or ipc(2); a deny rule must cover that way in.
+func TestCompileX86Multiplexed(t *testing.T) {
+	p := specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"socket", "msgget"}, Action: specs.ActErrno, ErrnoRet: uintp(uint(unix.EAFNOSUPPORT))}},
+	}
+	prog, err := Compile(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := errnoRet(unix.EAFNOSUPPORT)
+	for _, pr := range []probe{
+		{specs.ArchX86_64, "socket", nil, denied},
+		{specs.ArchX86, "socket", nil, denied},
+		{specs.ArchX86, "socketcall", []uint64{1}, denied},
+		{specs.ArchX86, "socketcall", []uint64{2}, retAllow},
+		{specs.ArchX86, "ipc", []uint64{13}, denied},
+		{specs.ArchX86, "ipc", []uint64{13 | 1<<16}, denied}, // with a version in the high bits
+		{specs.ArchX86, "ipc", []uint64{14}, retAllow},
+		{specs.ArchX86, "msgget", nil, denied},
+		{specs.ArchX86_64, "msgget", nil, denied},
+	} {
+		if got := run(t, prog, abis[pr.arch].audit, nr(t, pr.arch, pr.call), pr.args...); got != pr.want {
+			t.Errorf("%s: got %#x, want %#x", pr, got, pr.want)
+		}
+	}
+}
+
+// TestCompileRuleOrder: a conditional rule whose action is the default still
+// shadows a later rule that would also match.
+func TestCompileRuleOrder(t *testing.T) {
+	p := specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86_64},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"personality"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 1, Op: specs.OpEqualTo}}},
+			{Names: []string{"personality"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 5, Op: specs.OpLessEqual}}},
+			{Names: []string{"personality"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 9, Op: specs.OpEqualTo}}},
+		},
+	}
+	prog, err := Compile(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for arg, want := range map[uint64]uint32{0: retAllow, 1: errnoRet(unix.EPERM), 5: retAllow, 6: errnoRet(unix.EPERM), 9: errnoRet(unix.EPERM)} {
+		if got := run(t, prog, auditArchX86_64, nr(t, specs.ArchX86_64, "personality"), arg); got != want {
+			t.Errorf("personality(%d): got %#x, want %#x", arg, got, want)
+		}
+	}
+}
+
+func BenchmarkCompileDockerDefault(b *testing.B) {
+	p := dockerProfile(b, dockerCaps)
+	for b.Loop() {
+		if _, err := Compile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestFilterPathLength reports how many instructions the kernel runs per
+// system call under docker's profile: the binary search keeps it short for
+// every call, where a linear filter grows with the call's position.
+func TestFilterPathLength(t *testing.T) {
+	prog, err := Compile(dockerProfile(t, dockerCaps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst, total, n := 0, 0, 0
+	for name, nr := range sysX86_64 {
+		steps := pathLength(t, prog, auditArchX86_64, nr)
+		total += steps
+		n++
+		if steps > worst {
+			worst = steps
+			t.Logf("longest so far: %s, %d instructions", name, steps)
+		}
+	}
+	t.Logf("x86_64: %d calls, %.1f instructions on average, %d at most", n, float64(total)/float64(n), worst)
+	if worst > 64 {
+		t.Errorf("a call runs %d instructions: the search is not logarithmic", worst)
+	}
+}
+
+// pathLength counts the instructions executed for one call (no arguments).
+func pathLength(t *testing.T, prog []unix.SockFilter, arch, nr uint32) int {
+	steps := 0
+	var acc uint32
+	data := map[uint32]uint32{0: nr, 4: arch}
+	for pc := 0; pc < len(prog); pc++ {
+		steps++
+		in := prog[pc]
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			acc = data[in.K]
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			acc &= in.K
+		case unix.BPF_JMP | unix.BPF_JA:
+			pc += int(in.K)
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
+			pc += int(pick(acc == in.K, in.Jt, in.Jf))
+		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
+			pc += int(pick(acc > in.K, in.Jt, in.Jf))
+		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
+			pc += int(pick(acc >= in.K, in.Jt, in.Jf))
+		case unix.BPF_RET | unix.BPF_K:
+			return steps
+		}
+	}
+	t.Fatalf("ran off the end")
+	return 0
+}
