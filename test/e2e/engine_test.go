@@ -379,7 +379,9 @@ func TestEngineResourceLimits(t *testing.T) {
 		time.Sleep(2 * time.Second) // a measurement window, not synchronisation
 		c1, t1 := usage()
 		share := float64(c1-c0) / float64(t1.Sub(t0).Nanoseconds())
-		if share > 0.75 || share < 0.1 {
+		// The quota is the upper bound; the lower one only shows the loop ran
+		// (a loaded machine may give it little).
+		if share > 0.75 || share < 0.05 {
 			t.Fatalf("busy loop used %.2f of a core under --cpus 0.5", share)
 		}
 	})
@@ -538,8 +540,9 @@ func TestEngineParallelHealthyOnBridge(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			// Each check is a runtime exec: 50 of them every 5 s fit in 2 cores.
 			_, errOut, code := e.berth("run", "-d", "--name", fmt.Sprintf("h%d", i), "--health-cmd", "true",
-				"--health-interval", "1s", img, "sleep", "300")
+				"--health-interval", "5s", img, "sleep", "600")
 			if code != 0 {
 				errs <- fmt.Sprintf("run %d: exit %d: %s", i, code, errOut)
 			}
@@ -550,7 +553,7 @@ func TestEngineParallelHealthyOnBridge(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	eventually(t, 120*time.Second, "50 healthy containers", func() bool {
+	eventually(t, 300*time.Second, "50 healthy containers", func() bool {
 		out, _, _ := e.berth("ps", "--filter", "health=healthy", "-q")
 		return len(strings.Fields(out)) == n
 	})
