@@ -251,8 +251,8 @@ func TestEngineLifecycle(t *testing.T) {
 
 func TestEngineMonitorKilled(t *testing.T) {
 	e := newEngineEnv(t)
-	e.mustRunD([]string{"--name", "orphan"}, "sleep", "60")
-	e.mustRunD([]string{"--name", "phoenix", "--restart", "always"}, "sleep", "60")
+	e.mustRunD([]string{"--name", "orphan"}, "sleep", "600")
+	e.mustRunD([]string{"--name", "phoenix", "--restart", "always"}, "sleep", "600")
 	for _, name := range []string{"orphan", "phoenix"} {
 		pid, _ := strconv.Atoi(e.inspect(name, "{{.State.MonitorPid}}"))
 		if pid <= 0 {
@@ -283,7 +283,7 @@ func TestEngineRestartAndHealth(t *testing.T) {
 	if out, _, _ := e.berth("logs", "flaky"); strings.Count(out, "try") != 3 {
 		t.Errorf("logs after 2 restarts: %q", out)
 	}
-	e.mustRunD([]string{"--name", "doc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms", "--health-retries", "2"}, "sleep", "60")
+	e.mustRunD([]string{"--name", "doc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms", "--health-retries", "2"}, "sleep", "600")
 	eventually(t, 30*time.Second, "unhealthy", func() bool { return e.inspect("doc", "{{.State.Health.Status}}") == "unhealthy" })
 	if _, _, code := e.berth("exec", "doc", "touch", "/tmp/ok"); code != 0 {
 		t.Fatal("exec touch failed")
@@ -398,7 +398,7 @@ func TestEngineParallelRuns(t *testing.T) {
 			defer wg.Done()
 			var stdout, stderr bytes.Buffer
 			cmd := exec.Command(e.bin, "--root", e.root, "--runroot", e.runroot, "run", "-d", "--network", "none",
-				"--name", fmt.Sprintf("par%d", i), "--rootfs", e.rootfs, "sleep", "60")
+				"--name", fmt.Sprintf("par%d", i), "--rootfs", e.rootfs, "sleep", "600")
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
 				errs <- fmt.Sprintf("run %d: %v: %s", i, err, stderr.String())
@@ -518,8 +518,8 @@ func TestEngineImageAndNetworks(t *testing.T) {
 			t.Fatalf("network create: %s", errOut)
 		}
 		t.Cleanup(func() { e.berth("network", "rm", netName) })
-		e.berth("run", "-d", "--name", "alpha", "--network", netName, img, "sleep", "60")
-		e.berth("run", "-d", "--name", "beta", "--network", netName, img, "sleep", "60")
+		e.berth("run", "-d", "--name", "alpha", "--network", netName, img, "sleep", "600")
+		e.berth("run", "-d", "--name", "beta", "--network", netName, img, "sleep", "600")
 		for _, pair := range [][2]string{{"alpha", "beta"}, {"beta", "alpha"}} {
 			out, errOut, code := e.berth("exec", pair[0], "ping", "-c", "1", "-W", "5", pair[1])
 			if code != 0 {
@@ -570,7 +570,7 @@ func TestEngineParallelHealthyOnBridge(t *testing.T) {
 
 func TestEngineInspectionVerbs(t *testing.T) {
 	e := newEngineEnv(t)
-	e.mustRunD([]string{"--name", "box", "--label", "tier=web"}, "sh", "-c", "echo hi > /tmp/in-box; exec sleep 60")
+	e.mustRunD([]string{"--name", "box", "--label", "tier=web"}, "sh", "-c", "echo hi > /tmp/in-box; exec sleep 600")
 	eventually(t, 10*time.Second, "the file in the container", func() bool {
 		_, _, code := e.berth("exec", "box", "test", "-f", "/tmp/in-box")
 		return code == 0
@@ -591,7 +591,7 @@ func TestEngineInspectionVerbs(t *testing.T) {
 		t.Fatalf("copied in %q", out)
 	}
 	// top lists the container's process; stats reads its cgroup.
-	if out, _, code := e.berth("top", "box"); code != 0 || !strings.Contains(out, "sleep 60") {
+	if out, _, code := e.berth("top", "box"); code != 0 || !strings.Contains(out, "sleep 600") {
 		t.Fatalf("top: %d %q", code, out)
 	}
 	if out, _, code := e.berth("stats", "--no-stream", "box"); code != 0 || !strings.Contains(out, "box") || !strings.Contains(out, "MEM USAGE") {
@@ -610,7 +610,7 @@ func TestEngineInspectionVerbs(t *testing.T) {
 	// Volumes: in use, then removed.
 	vol := fmt.Sprintf("berth-e2e-v%d", os.Getpid())
 	e.berth("volume", "create", vol)
-	e.mustRunD([]string{"--name", "user", "-v", vol + ":/v"}, "sleep", "60")
+	e.mustRunD([]string{"--name", "user", "-v", vol + ":/v"}, "sleep", "600")
 	if _, errOut, code := e.berth("volume", "rm", vol); code == 0 || !strings.Contains(errOut, "in use") {
 		t.Fatalf("volume rm in use: %d %s", code, errOut)
 	}
