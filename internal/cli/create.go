@@ -258,8 +258,8 @@ func (f *createFlags) request(cmd *cobra.Command, args []string) (engine.CreateR
 			h.LogConfig.Config[k] = v
 		}
 	}
-	h.Runtime = f.runtime
-	if h.Runtime == "" {
+	h.Runtime = resolveRuntime(f.runtime)
+	if f.runtime == "" {
 		h.Runtime = defaultRuntime()
 	}
 	return req, nil

@@ -321,3 +321,29 @@ func TestCreateValidation(t *testing.T) {
 		t.Fatalf("after remove: %v", err)
 	}
 }
+
+func TestFrames(t *testing.T) {
+	var buf bytes.Buffer
+	for _, f := range []struct {
+		kind byte
+		p    string
+	}{{FrameStdout, "out"}, {FrameStderr, ""}, {FrameExit, "137"}} {
+		if err := WriteFrame(&buf, f.kind, []byte(f.p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []struct {
+		kind byte
+		p    string
+	}{{FrameStdout, "out"}, {FrameStderr, ""}, {FrameExit, "137"}} {
+		kind, p, err := ReadFrame(&buf)
+		if err != nil || kind != want.kind || string(p) != want.p {
+			t.Fatalf("frame %d %q %v, want %d %q", kind, p, err, want.kind, want.p)
+		}
+	}
+	// A frame claiming more than 1 MiB is refused, not allocated.
+	bad := []byte{FrameStdin, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}
+	if _, _, err := ReadFrame(bytes.NewReader(bad)); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("huge frame: %v", err)
+	}
+}

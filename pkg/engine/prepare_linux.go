@@ -216,6 +216,18 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 				}
 			}
 			rt.Delete(ctx, id, true)
+		} else {
+			// The runtime lost its state: whatever is left in the
+			// container's cgroup is killed directly.
+			for _, pid := range CgroupPids(id) {
+				unix.Kill(pid, unix.SIGKILL)
+				code = 137
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for len(CgroupPids(id)) > 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			removeCgroups(id)
 		}
 		e.Cleanup(ctx, c)
 		c.ClearNetwork()
