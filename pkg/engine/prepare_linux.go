@@ -89,7 +89,11 @@ func (e *Engine) Prepare(ctx context.Context, c *Container) (_ *Bundle, retErr e
 	if err != nil {
 		return nil, err
 	}
-	if err := saveJSON(filepath.Join(run, "config.json"), spec); err != nil {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(run, "config.json"), b, 0o600, false); err != nil {
 		return nil, err
 	}
 	return &Bundle{Dir: run, Spec: spec}, nil
@@ -153,7 +157,7 @@ func (e *Engine) writeEtcFiles(c *Container, hostNet bool) error {
 	}
 	resolv := hostResolvConf(hostNet)
 	for name, data := range map[string]string{"hosts": hosts.String(), "hostname": hostname + "\n", "resolv.conf": resolv} {
-		if err := writeFileAtomic(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+		if err := writeFile(filepath.Join(dir, name), []byte(data), 0o644, false); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,10 @@ type CreateOptions struct {
 	ExtraFiles []*os.File
 	// Stdin, Stdout and Stderr become the container's stdio (nil: /dev/null).
 	Stdin, Stdout, Stderr *os.File
+
+	// console is our end of a socketpair standing in for ConsoleSocket
+	// (foreground Run with a terminal).
+	console *os.File
 }
 
 // initConfig is what the parent sends the child over the sync socket.
@@ -80,7 +84,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
-	if spec.Process.Terminal && opts.ConsoleSocket == "" {
+	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.console == nil {
 		return nil, nil, invalid("process.terminal is true but no --console-socket was given")
 	}
 	if !spec.Process.Terminal && opts.ConsoleSocket != "" {
@@ -143,7 +147,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
-	if opts.ConsoleSocket != "" {
+	if opts.console != nil {
+		c.console = opts.console
+	} else if opts.ConsoleSocket != "" {
 		con, err := dialConsole(opts.ConsoleSocket)
 		if err != nil {
 			return nil, nil, err
@@ -387,7 +393,7 @@ func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm"})
 	}
 	rules = append(rules,
-		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},          // /dev/pts/*
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},              // /dev/pts/*
 		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"}, // /dev/ptmx
 		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"}, // /dev/console
 	)

@@ -182,3 +182,17 @@ func TestPreserveFDs(t *testing.T) {
 		t.Errorf("fds in the container: %q, want 0-3 and ls's own", fds)
 	}
 }
+
+// In the foreground without a console socket, Run proxies the pty itself.
+func TestRunTerminalProxy(t *testing.T) {
+	rt := newRuntime(t)
+	spec := testSpec("sh", "-c", "tty; echo via-pty; exit 6")
+	spec.Process.Terminal = true
+	code, out, err := runOutput(t, rt, spec)
+	if err != nil || code != 6 {
+		t.Fatalf("run: %d %v %q", code, err, out)
+	}
+	if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "via-pty") {
+		t.Errorf("terminal output %q", out)
+	}
+}

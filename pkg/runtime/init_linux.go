@@ -236,6 +236,15 @@ func prepareProcess(p *specs.Process) (string, error) {
 // finalize turns the calling thread into the container process:
 // credentials, capabilities, seccomp, then execve.
 func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, preserve int) error {
+	umask := 0o022
+	if p.User.Umask != nil {
+		umask = int(*p.User.Umask)
+	}
+	unix.Umask(umask)
+	// Before seccomp, whose profile may not allow these. Nothing of the runtime may leak into the container (CVE-2024-21626).
+	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
@@ -257,15 +266,6 @@ func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, prese
 		if err := installSeccomp(seccomp); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
 		}
-	}
-	umask := 0o022
-	if p.User.Umask != nil {
-		umask = int(*p.User.Umask)
-	}
-	unix.Umask(umask)
-	// Nothing of the runtime may leak into the container (CVE-2024-21626).
-	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close_range: %w", err)
 	}
 	return fmt.Errorf("exec %q: %w", argv0, unix.Exec(argv0, p.Args, p.Env))
 }

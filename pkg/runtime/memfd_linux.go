@@ -4,14 +4,87 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// sealedSelf returns a sealed, in-memory copy of the running binary. The
-// runtime re-executes itself from it, so a process in a container that opens
-// /proc/PID/exe of the container init (or of an exec helper) reaches the
-// memfd, which nobody can write (CVE-2019-5736), never the host binary.
+// A container must never reach a host binary it could write through
+// /proc/PID/exe of the runtime's init or exec helper (CVE-2019-5736). The
+// runtime re-executes itself from one of two such copies:
+//
+//   - a read-only bind mount of its own binary in the host's mount
+//     namespace (made once, under exeDir, and reused: a write through
+//     /proc/PID/exe then fails with EROFS, and no container can remount it
+//     because the mount is not in the container's mount namespace);
+//   - otherwise a sealed memfd copy (costs a copy of the binary per use).
+
+// exeDir holds the read-only bind mounts of runtime binaries, one per inode.
+var exeDir = "/run/berth/exe"
+
+// selfExe returns an fd of an unwritable copy of the running binary.
+func selfExe() (*os.File, error) {
+	if f, err := roBoundSelf(); err == nil {
+		return f, nil
+	}
+	return sealedSelf()
+}
+
+func roBoundSelf() (*os.File, error) {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/exe", &self); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(exeDir, strconv.FormatUint(self.Dev, 10)+"-"+strconv.FormatUint(self.Ino, 10))
+	if f, err := openReadOnlyCopy(path, &self); err == nil {
+		return f, nil
+	}
+	if err := os.MkdirAll(exeDir, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := os.Open(exeDir)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	if err := unix.Flock(int(dir.Fd()), unix.LOCK_EX); err != nil {
+		return nil, err
+	}
+	if f, err := openReadOnlyCopy(path, &self); err == nil {
+		return f, nil
+	}
+	unix.Unmount(path, unix.MNT_DETACH)
+	if err := os.WriteFile(path, nil, 0o500); err != nil {
+		return nil, err
+	}
+	if err := unix.Mount("/proc/self/exe", path, "", unix.MS_BIND, ""); err != nil {
+		return nil, err
+	}
+	if err := unix.Mount("", path, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		unix.Unmount(path, unix.MNT_DETACH)
+		return nil, err
+	}
+	return openReadOnlyCopy(path, &self)
+}
+
+// openReadOnlyCopy opens path if it is our binary on a read-only mount.
+func openReadOnlyCopy(path string, self *unix.Stat_t) (*os.File, error) {
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	var fs unix.Statfs_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || unix.Fstatfs(int(f.Fd()), &fs) != nil ||
+		st.Dev != self.Dev || st.Ino != self.Ino || fs.Flags&unix.ST_RDONLY == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a read-only copy of the runtime", path)
+	}
+	return f, nil
+}
+
+// sealedSelf returns a sealed, in-memory copy of the running binary.
 func sealedSelf() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {

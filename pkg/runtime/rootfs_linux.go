@@ -129,6 +129,10 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 		if err := mountCgroups(root, m.Destination, dst, m.Type, flags, cfg, hostCgroups); err != nil {
 			return err
 		}
+	case hasMountOption(m.Options, "tmpcopyup"):
+		if err := mountTmpcopyup(root, m, dst, flags, data); err != nil {
+			return err
+		}
 	default:
 		err := unix.Mount(m.Source, fdPath(dst), m.Type, uintptr(flags&^unix.MS_REC), data)
 		if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && cfg.UserNS {

@@ -29,9 +29,28 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
+	var pty *ptyProxy
+	if !detach && opts.ConsoleSocket == "" {
+		if spec, _, err := LoadSpec(opts.Bundle); err == nil && spec.Process.Terminal {
+			// No console socket in the foreground: proxy the pty ourselves, as runc does.
+			o := *opts
+			if pty, err = newPtyProxy(); err != nil {
+				return 0, err
+			}
+			defer pty.close()
+			o.console = pty.theirs
+			opts = &o
+		}
+	}
 	s, rec, err := r.create(id, opts)
 	if err != nil {
 		return 0, err
+	}
+	if pty != nil {
+		if err := pty.start(opts.Stdin, opts.Stdout); err != nil {
+			r.Delete(id, true)
+			return 0, err
+		}
 	}
 	if err := r.Start(id); err != nil {
 		r.Delete(id, true)
@@ -44,6 +63,9 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 		return 0, nil
 	}
 	code, err := waitForwarding(rec.Pid, sigs)
+	if pty != nil {
+		pty.wait()
+	}
 	if derr := r.Delete(id, true); err == nil && derr != nil && !errors.Is(derr, errdefs.ErrNotFound) {
 		err = derr
 	}

@@ -56,7 +56,7 @@ func (c *child) start() (*started, error) {
 	if len(c.joins) > 0 && !nsenter.Available {
 		return nil, fmt.Errorf("joining namespaces needs a cgo build of berth (nsenter): %w", errNotSupported)
 	}
-	exe, err := sealedSelf()
+	exe, err := selfExe()
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,8 @@
 package runtime
 
 import (
-	"fmt"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-spec/specs-go/features"
-
 	"github.com/berth/berth/pkg/cgroups"
+	"github.com/berth/berth/pkg/seccomp"
 )
 
 // The runtime's cgroups are pkg/cgroups' managers.
@@ -24,16 +20,8 @@ func cgroupStats(cg cgroup) (any, error) { return cg.(cgroups.Manager).Stats() }
 
 func cgroupOOMs(cg cgroup) (uint64, error) { return cg.(cgroups.Manager).OOMKillCount() }
 
-// Seccomp is wired to pkg/seccomp once it lands on main.
-var installSeccomp = func(s *specs.LinuxSeccomp) error {
-	if s == nil {
-		return nil
-	}
-	return fmt.Errorf("linux.seccomp: seccomp is not part of this build: %w", errNotSupported)
-}
-
-// seccompFeatures describes the seccomp support linked in.
-var seccompFeatures = func() *features.Seccomp {
-	no := false
-	return &features.Seccomp{Enabled: &no}
-}
+// Seccomp filters are compiled and loaded by pkg/seccomp.
+var (
+	installSeccomp  = seccomp.Install
+	seccompFeatures = seccomp.Features
+)

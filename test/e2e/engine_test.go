@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth/berth/internal/testutil"
+	"github.com/berth/berth/pkg/network"
 )
 
 // engineEnv is one isolated engine: its own root, runroot and rootfs.
@@ -38,6 +40,12 @@ func newEngineEnv(t *testing.T) *engineEnv {
 		out, _, _ := e.berth("ps", "-aq", "--no-trunc")
 		for _, id := range strings.Fields(out) {
 			e.berth("rm", "-f", "-v", id)
+		}
+		// Drop this root's networks, bridge and nftables table.
+		if m, err := network.Open(e.root, e.runroot); err == nil {
+			if err := m.Destroy(context.Background()); err != nil {
+				t.Errorf("removing the test's networks: %v", err)
+			}
 		}
 	})
 	return e
@@ -440,6 +448,27 @@ func TestEngineImageAndNetworks(t *testing.T) {
 		_, errOut, code := e.berth("run", "--rm", "--network", "none", img)
 		if code != 125 || !strings.Contains(errOut, "no command specified") {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
+	t.Run("image config is honoured", func(t *testing.T) {
+		ref := "berth-e2e-config:latest"
+		if _, errOut, code := e.berth("import", "-c", "VOLUME /data", "-c", "ENV GREETING=hi", "-c", "WORKDIR /data",
+			"-c", `CMD ["sh","-c","echo $GREETING from $(pwd)"]`, "-c", "STOPSIGNAL SIGUSR1", testutil.RootfsTar(t), ref); code != 0 {
+			t.Fatalf("import: %s", errOut)
+		}
+		out, errOut, code := e.berth("run", "--name", "cfg", "--network", "none", ref)
+		if code != 0 || out != "hi from /data\n" {
+			t.Fatalf("run: exit %d, %q, %s", code, out, errOut)
+		}
+		if got := e.inspect("cfg", "{{.Config.StopSignal}} {{(index .Mounts 0).Destination}} {{(index .Mounts 0).Anonymous}}"); got != "SIGUSR1 /data true" {
+			t.Fatalf("inspect: %q", got)
+		}
+		vol := e.inspect("cfg", "{{(index .Mounts 0).Name}}")
+		if _, errOut, code := e.berth("rm", "-v", "cfg"); code != 0 {
+			t.Fatal(errOut)
+		}
+		if out, _, _ := e.berth("volume", "ls", "-q"); strings.Contains(out, vol) {
+			t.Fatalf("rm -v left the anonymous volume %s", vol)
 		}
 	})
 	t.Run("image rootfs is copy-on-write", func(t *testing.T) {

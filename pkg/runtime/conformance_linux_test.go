@@ -1,0 +1,28 @@
+package runtime_test
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Regression tests for what the OCI runtime-tools validation suite and
+// podman found (see docs/runtime-conformance.md).
+
+// Ambient capabilities that are not also inheritable cannot be raised; the
+// spec the suite generates (like `runc spec`) lists ambient without
+// inheritable, and the container must still start, with those left out.
+func TestAmbientWithoutInheritable(t *testing.T) {
+	rt := newRuntime(t)
+	spec := testSpec("sh", "-c", "grep -E '^Cap(Eff|Amb)' /proc/self/status")
+	c := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c, Ambient: c}
+	code, out, err := runOutput(t, rt, spec)
+	if err != nil || code != 0 {
+		t.Fatalf("run: code %d, err %v, output %q", code, err, out)
+	}
+	if !strings.Contains(out, "CapEff:\t0000000020000420") || !strings.Contains(out, "CapAmb:\t0000000000000000") {
+		t.Errorf("capabilities %q: want effective AUDIT_WRITE|KILL|NET_BIND_SERVICE and no ambient", out)
+	}
+}
