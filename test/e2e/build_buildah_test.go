@@ -151,7 +151,9 @@ func TestBuildDeletionsMatchBuildah(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	blob := func(d string) string { return filepath.Join(layout, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")) }
+	blob := func(d string) string {
+		return filepath.Join(layout, "blobs", "sha256", strings.TrimPrefix(d, "sha256:"))
+	}
 	readJSON(filepath.Join(layout, "index.json"), &index)
 	var man struct {
 		Layers []struct{ Digest string } `json:"layers"`
