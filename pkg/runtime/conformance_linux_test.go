@@ -26,3 +26,23 @@ func TestAmbientWithoutInheritable(t *testing.T) {
 		t.Errorf("capabilities %q: want effective AUDIT_WRITE|KILL|NET_BIND_SERVICE and no ambient", out)
 	}
 }
+
+// rootfsPropagation "shared" used to fail pivot_root with EINVAL (the root
+// mount was shared); the container must start with a shared root.
+func TestRootfsPropagationShared(t *testing.T) {
+	for _, prop := range []string{"shared", "rshared", "slave", "private"} {
+		t.Run(prop, func(t *testing.T) {
+			rt := newRuntime(t)
+			spec := testSpec("sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo")
+			spec.Linux.RootfsPropagation = prop
+			code, out, err := runOutput(t, rt, spec)
+			if err != nil || code != 0 {
+				t.Fatalf("run: code %d, err %v, output %q", code, err, out)
+			}
+			shared := strings.Contains(out, " shared:")
+			if want := strings.HasSuffix(prop, "shared"); shared != want {
+				t.Errorf("root mount %q: shared %v, want %v", out, shared, want)
+			}
+		})
+	}
+}
