@@ -92,6 +92,16 @@ func applyCaps(caps *specs.LinuxCapabilities) error {
 	permitted.add(caps.Permitted, last)
 	inheritable.add(caps.Inheritable, last)
 	ambient.add(caps.Ambient, last)
+	// A capability outside our own bounding set can never be had (a host
+	// that runs us without it): ask only for what is possible, as with
+	// capabilities the kernel does not know.
+	for c := 0; c <= last; c++ {
+		if ok, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); ok != 1 {
+			for _, set := range []*capSet{&effective, &permitted, &inheritable, &ambient} {
+				set[c/32] &^= 1 << (c % 32)
+			}
+		}
+	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{}
 	for i := 0; i < 2; i++ {

@@ -87,6 +87,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.console == nil {
 		return nil, nil, invalid("process.terminal is true but no --console-socket was given")
 	}
+	if spec.Process.ApparmorProfile != "" && apparmorEnabled() {
+		return nil, nil, fmt.Errorf("process.apparmorProfile %q: AppArmor profiles are not supported by berth-runtime: %w", spec.Process.ApparmorProfile, errNotSupported)
+	}
 	if !spec.Process.Terminal && opts.ConsoleSocket != "" {
 		return nil, nil, invalid("--console-socket given but process.terminal is false")
 	}
@@ -123,6 +126,11 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	}
 	if u, err := userName(os.Geteuid()); err == nil {
 		rec.Owner = u
+	}
+	// Recorded before anything is made, so that a create killed half way
+	// (kill -9) leaves a stopped container that delete cleans up.
+	if err := r.save(rec); err != nil {
+		return nil, nil, err
 	}
 	fifoPath := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
@@ -209,7 +217,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 			return nil, nil, fmt.Errorf("container init sent %q", m.Type)
 		}
 		if spec.Hooks != nil {
-			st := r.ociState(rec, Creating)
+			st := r.ociState(rec, Created)
 			if err := runHooks("prestart", spec.Hooks.Prestart, st); err != nil {
 				return nil, nil, err
 			}
@@ -399,4 +407,11 @@ func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 	)
 	res.Devices = rules
 	return &res
+}
+
+// apparmorEnabled reports whether the host enforces AppArmor; without it a
+// profile in the spec means nothing (runc ignores it too).
+func apparmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && len(b) > 0 && b[0] == 'Y'
 }

@@ -184,6 +184,12 @@ func (r *Runtime) Ps(id string) ([]int, error) {
 // cgroup and state. Poststop hooks run last.
 func (r *Runtime) Delete(id string, force bool) error {
 	rec, err := r.load(id)
+	if errors.Is(err, errdefs.ErrNotFound) && validateID(id) == nil {
+		// A create killed before it wrote any state leaves only the directory.
+		if _, serr := os.Stat(r.dir(id)); serr == nil {
+			return os.RemoveAll(r.dir(id))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -311,7 +317,6 @@ func (r *Runtime) runningCgroup(id string) (*record, cgroup, error) {
 	return rec, cg, nil
 }
 
-var _ = errors.New
 
 // Config returns the spec container id was created from.
 func (r *Runtime) Config(id string) (*specs.Spec, error) {
