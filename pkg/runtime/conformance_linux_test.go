@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -44,5 +45,29 @@ func TestRootfsPropagationShared(t *testing.T) {
 				t.Errorf("root mount %q: shared %v, want %v", out, shared, want)
 			}
 		})
+	}
+}
+
+// A failing poststart or poststop hook is a warning: the lifecycle goes on
+// and the hooks after it still run (runtime-tools poststart_fail and
+// poststop_fail).
+func TestFailingPostHooksWarnOnly(t *testing.T) {
+	rt := newRuntime(t)
+	dir := t.TempDir()
+	spec := testSpec("true")
+	hooks := func(name string) []specs.Hook {
+		return []specs.Hook{
+			{Path: "/bin/false", Args: []string{"false"}},
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " >> " + dir + "/ran"}},
+		}
+	}
+	spec.Hooks = &specs.Hooks{Poststart: hooks("poststart"), Poststop: hooks("poststop")}
+	code, out, err := runOutput(t, rt, spec)
+	if err != nil || code != 0 {
+		t.Fatalf("run with failing poststart/poststop hooks: code %d, err %v, output %q", code, err, out)
+	}
+	b, err := os.ReadFile(dir + "/ran")
+	if err != nil || string(b) != "poststart\npoststop\n" {
+		t.Errorf("hooks after the failing ones ran: %q (%v), want poststart and poststop", b, err)
 	}
 }
