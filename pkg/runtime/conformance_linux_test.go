@@ -29,9 +29,10 @@ func TestAmbientWithoutInheritable(t *testing.T) {
 }
 
 // rootfsPropagation "shared" used to fail pivot_root with EINVAL (the root
-// mount was shared); the container must start with a shared root.
+// mount was shared), "unbindable" the rootfs bind mount; the container must
+// start with the root propagation asked for.
 func TestRootfsPropagationShared(t *testing.T) {
-	for _, prop := range []string{"shared", "rshared", "slave", "private"} {
+	for _, prop := range []string{"shared", "rshared", "slave", "private", "unbindable"} {
 		t.Run(prop, func(t *testing.T) {
 			rt := newRuntime(t)
 			spec := testSpec("sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo")
@@ -43,6 +44,10 @@ func TestRootfsPropagationShared(t *testing.T) {
 			shared := strings.Contains(out, " shared:")
 			if want := strings.HasSuffix(prop, "shared"); shared != want {
 				t.Errorf("root mount %q: shared %v, want %v", out, shared, want)
+			}
+			unbindable := strings.Contains(out, " unbindable")
+			if want := strings.HasSuffix(prop, "unbindable"); unbindable != want {
+				t.Errorf("root mount %q: unbindable %v, want %v", out, unbindable, want)
 			}
 		})
 	}

@@ -13,7 +13,8 @@ import (
 
 // pivot_root(2) refuses (EINVAL) when the current root mount or the mount
 // that holds the new root has shared propagation, which is what
-// linux.rootfsPropagation "shared" or "rshared" makes them. Before the
+// linux.rootfsPropagation "shared" or "rshared" makes them, and the
+// rootfs cannot be bind-mounted from an unbindable mount. Before the
 // rootfs is bind-mounted onto itself, privatePivotMounts turns those two
 // mounts private (not recursively: only this mount namespace's view of
 // them changes, and the old root is detached right after the pivot);

@@ -29,7 +29,7 @@ func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 	if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
 		return -1, fmt.Errorf("setting propagation of /: %w", err)
 	}
-	if prop&unix.MS_SHARED != 0 && !cfg.NoPivot {
+	if prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 && !cfg.NoPivot {
 		if err := privatePivotMounts(cfg.Rootfs); err != nil {
 			return -1, err
 		}
