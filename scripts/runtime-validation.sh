@@ -29,7 +29,8 @@
 #   crash  the program did not finish its checks: no plan or a short one, no
 #          checks at all (an error before the first), an error exit with no
 #          failed check, or the timeout
-# results.tsv in RTCONF_OUT has the same rows; fails.txt lists every failed
+# results.tsv in RTCONF_OUT has the same rows (program, status, passed,
+# failed, skipped, exit status, seconds); fails.txt lists every failed
 # check as "program<TAB>check". The exit status is 0 when the suite ran (even
 # with failures) and non-zero only when it could not run.
 set -euo pipefail
@@ -87,7 +88,7 @@ fi
 # 3. Run each one and classify its TAP output.
 : >"$out/results.tsv"
 : >"$out/fails.txt"
-printf '%-36s %-6s %6s %6s %6s\n' PROGRAM STATUS PASS FAIL SKIP
+printf '%-36s %-6s %6s %6s %6s %5s\n' PROGRAM STATUS PASS FAIL SKIP SECS
 tp=0; tf=0; ts=0; npass=0; nfail=0; ncrash=0
 for p in "${progs[@]}"; do
 	bin=$src/validation-bin/$p
@@ -97,7 +98,9 @@ for p in "${progs[@]}"; do
 	fi
 	tap=$out/$p.tap
 	rc=0
+	t0=$(date +%s)
 	(cd "$src" && RUNTIME=$runtime timeout -k 10 "$timeout_s" unshare -m --propagation private "$bin" >"$tap" 2>"$out/$p.stderr") || rc=$?
+	secs=$(($(date +%s) - t0))
 	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$tap" | tail -1)
 	skip=$(grep -E '^ok ' "$tap" | grep -ciE '# *skip' || true)
 	pass=$(( $(grep -cE '^ok ' "$tap" || true) - skip ))
@@ -116,8 +119,8 @@ for p in "${progs[@]}"; do
 	fi
 	case $status in pass) npass=$((npass + 1)) ;; fail) nfail=$((nfail + 1)) ;; crash) ncrash=$((ncrash + 1)) ;; esac
 	tp=$((tp + pass)); tf=$((tf + fail)); ts=$((ts + skip))
-	printf '%-36s %-6s %6d %6d %6d\n' "$p" "$status" "$pass" "$fail" "$skip"
-	printf '%s\t%s\t%d\t%d\t%d\t%d\n' "$p" "$status" "$pass" "$fail" "$skip" "$rc" >>"$out/results.tsv"
+	printf '%-36s %-6s %6d %6d %6d %5d\n' "$p" "$status" "$pass" "$fail" "$skip" "$secs"
+	printf '%s\t%s\t%d\t%d\t%d\t%d\t%d\n' "$p" "$status" "$pass" "$fail" "$skip" "$rc" "$secs" >>"$out/results.tsv"
 done
 printf '%-36s %-6s %6d %6d %6d\n' TOTAL "" "$tp" "$tf" "$ts"
 echo "programs: ${#progs[@]} (pass $npass, fail $nfail, crash $ncrash); checks: pass $tp, fail $tf, skip $ts"
