@@ -115,6 +115,13 @@ func applyCaps(caps *specs.LinuxCapabilities) error {
 	}
 	for c := 0; c <= last; c++ {
 		if ambient.has(c) {
+			if !permitted.has(c) || !inheritable.has(c) {
+				// The kernel keeps only ambient capabilities that are also
+				// permitted and inheritable; runc leaves the others out
+				// rather than failing, and specs (runc spec, runtime-tools'
+				// generator) list ambient without inheritable.
+				continue
+			}
 			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
 				return fmt.Errorf("raising ambient %s (it must be permitted and inheritable): %w", capNames[c], err)
 			}

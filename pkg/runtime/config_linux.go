@@ -136,6 +136,9 @@ func validateSpec(spec *specs.Spec, bundle string) (string, error) {
 		if _, _, _, _, err := parseMountOptions(m.Options); err != nil {
 			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
+		if err := checkTmpcopyup(m); err != nil {
+			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
 	}
 	if spec.Hooks != nil {
 		for name, hs := range map[string][]specs.Hook{

@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,9 +40,7 @@ func (r *Runtime) Start(id string) error {
 	}
 	os.Remove(path)
 	if h := rec.Config.Hooks; h != nil && len(h.Poststart) > 0 {
-		if err := runHooks("poststart", h.Poststart, r.ociState(rec, Running)); err != nil {
-			return err
-		}
+		runHooksWarn("poststart", id, h.Poststart, r.ociState(rec, Running))
 	}
 	return nil
 }
@@ -201,9 +198,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		}
 	}
 	if h := rec.Config.Hooks; h != nil && len(h.Poststop) > 0 {
-		if err := runHooks("poststop", h.Poststop, r.ociState(rec, Stopped)); err != nil {
-			slog.Warn("poststop hook failed", "id", id, "err", err)
-		}
+		runHooksWarn("poststop", id, h.Poststop, r.ociState(rec, Stopped))
 	}
 	return os.RemoveAll(r.dir(id))
 }

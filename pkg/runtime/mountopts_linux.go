@@ -55,7 +55,9 @@ func parseMountOptions(opts []string) (flags int, prop []int, data string, rec b
 			continue
 		}
 		switch o {
-		case "idmap", "ridmap", "tmpcopyup":
+		case "tmpcopyup":
+			continue // handled by mountTmpcopyup
+		case "idmap", "ridmap":
 			return 0, nil, "", false, invalid("mount option %q is not supported", o)
 		case "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
 			"rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",

@@ -29,6 +29,11 @@ func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 	if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
 		return -1, fmt.Errorf("setting propagation of /: %w", err)
 	}
+	if prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 && !cfg.NoPivot {
+		if err := privatePivotMounts(cfg.Rootfs); err != nil {
+			return -1, err
+		}
+	}
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		if errors.Is(err, unix.EACCES) && cfg.UserNS {
 			return -1, fmt.Errorf("root.path %s is not reachable by the user namespace's root: make its parent directories searchable (o+x): %w", cfg.Rootfs, err)
@@ -127,6 +132,10 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		if err := mountCgroups(root, m.Destination, dst, m.Type, flags, cfg, hostCgroups); err != nil {
+			return err
+		}
+	case hasMountOption(m.Options, "tmpcopyup"):
+		if err := mountTmpcopyup(root, m, dst, flags, data); err != nil {
 			return err
 		}
 	default:

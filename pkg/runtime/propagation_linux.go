@@ -1,0 +1,88 @@
+package runtime
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// pivot_root(2) refuses (EINVAL) when the current root mount or the mount
+// that holds the new root has shared propagation, which is what
+// linux.rootfsPropagation "shared" or "rshared" makes them, and the
+// rootfs cannot be bind-mounted from an unbindable mount. Before the
+// rootfs is bind-mounted onto itself, privatePivotMounts turns those two
+// mounts private (not recursively: only this mount namespace's view of
+// them changes, and the old root is detached right after the pivot);
+// finishRootfs applies the requested propagation to the new root later.
+func privatePivotMounts(rootfs string) error {
+	if err := unix.Mount("", "/", "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making / private for pivot_root: %w", err)
+	}
+	mp, err := mountPointOf(rootfs)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("", mp, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making %s (the mount holding the rootfs) private for pivot_root: %w", mp, err)
+	}
+	return nil
+}
+
+// mountPointOf returns the mount point of the mount that holds path: the
+// longest mount point in /proc/self/mountinfo that is path or a parent of it.
+func mountPointOf(path string) (string, error) {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	best := ""
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64*1024), 1024*1024)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if (mp == "/" || p == mp || strings.HasPrefix(p, mp+"/")) && len(mp) > len(best) {
+			best = mp
+		}
+	}
+	if err := s.Err(); err != nil {
+		return "", err
+	}
+	if best == "" {
+		return "", fmt.Errorf("no mount holds %s", p)
+	}
+	return best, nil
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space, ...) that
+// the kernel writes in mountinfo paths.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

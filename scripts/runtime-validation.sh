@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# runtime-validation.sh — run the OCI runtime-tools validation suite against an
+# OCI runtime with runc's command line, and print a per-program table.
+#
+#   scripts/runtime-validation.sh RUNTIME [PROGRAM...]
+#
+# RUNTIME is a path or a name on PATH (bin/berth-runtime, runc, crun). With
+# PROGRAM names (e.g. "state pidfile") only those validation programs run;
+# otherwise every validation/<name> program runs. Must run as root.
+#
+# The suite comes from the Go module proxy (github.com/opencontainers/runtime-tools
+# at RTCONF_VERSION), is copied into a writable cache directory and built there
+# with -mod=mod (runtimetest with CGO_ENABLED=0). Each program runs with its cwd
+# at that module root (it untars rootfs-amd64.tar.gz and copies ./runtimetest
+# into each bundle), RUNTIME in its environment, in a private mount namespace
+# (unshare -m; linux_ns_itype leaks mounts otherwise), and under a timeout.
+#
+# Environment:
+#   RTCONF_VERSION  runtime-tools module version (default below)
+#   RTCONF_CACHE    where the built suite lives (default ${XDG_CACHE_HOME:-~/.cache}/berth/runtime-tools)
+#   RTCONF_TIMEOUT  seconds per program (default 120)
+#   RTCONF_OUT      directory for the TAP output of each program and results.tsv
+#                   (default: a new temporary directory, printed at the end)
+#
+# Output: one row per program — name, status, passed checks, failed checks,
+# skipped checks — then totals. Status is
+#   pass   every check passed (skips allowed)
+#   fail   the program finished its TAP plan but at least one check failed
+#   crash  the program did not finish its checks: no plan or a short one, no
+#          checks at all (an error before the first), an error exit with no
+#          failed check, or the timeout
+# results.tsv in RTCONF_OUT has the same rows (program, status, passed,
+# failed, skipped, exit status, seconds); fails.txt lists every failed
+# check as "program<TAB>check". The exit status is 0 when the suite ran (even
+# with failures) and non-zero only when it could not run.
+set -euo pipefail
+export PATH="/usr/local/go/bin:${GOPATH:-$HOME/go}/bin:$PATH"
+
+usage() { echo "usage: $0 RUNTIME [PROGRAM...]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+runtime=$1; shift
+if [ "$(id -u)" != 0 ]; then
+	echo "runtime-validation: must run as root" >&2
+	exit 1
+fi
+case $runtime in
+*/*) runtime=$(cd "$(dirname "$runtime")" && pwd)/$(basename "$runtime") ;;
+*) runtime=$(command -v "$runtime") || { echo "runtime-validation: $1 not found on PATH" >&2; exit 1; } ;;
+esac
+[ -x "$runtime" ] || { echo "runtime-validation: $runtime is not executable" >&2; exit 1; }
+
+version=${RTCONF_VERSION:-v0.9.1-0.20260316125833-8a4db579f5c8}
+cache=${RTCONF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth/runtime-tools}
+timeout_s=${RTCONF_TIMEOUT:-120}
+out=${RTCONF_OUT:-$(mktemp -d /tmp/runtime-validation.XXXXXX)}
+mkdir -p "$cache" "$out"
+src=$cache/$version
+
+# 1. Fetch and build the suite once per version.
+if [ ! -f "$src/.built" ]; then
+	echo "runtime-validation: fetching github.com/opencontainers/runtime-tools@$version" >&2
+	json=$(cd "$cache" && GOFLAGS=-mod=mod GO111MODULE=on go mod download -json "github.com/opencontainers/runtime-tools@$version")
+	dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+	[ -n "$dir" ] && [ -d "$dir" ] || { echo "runtime-validation: go mod download gave no Dir: $json" >&2; exit 1; }
+	rm -rf "$src.tmp"
+	cp -r "$dir" "$src.tmp"
+	chmod -R u+w "$src.tmp"
+	rm -rf "$src.tmp/vendor"
+	echo "runtime-validation: building the suite in $src" >&2
+	(
+		cd "$src.tmp"
+		CGO_ENABLED=0 go build -mod=mod -o runtimetest ./cmd/runtimetest
+		mkdir -p validation-bin
+		go build -mod=mod -o validation-bin/ ./validation/...
+	)
+	touch "$src.tmp/.built"
+	rm -rf "$src"
+	mv "$src.tmp" "$src"
+fi
+
+# 2. Which programs.
+if [ $# -gt 0 ]; then
+	progs=("$@")
+else
+	mapfile -t progs < <(cd "$src/validation-bin" && ls | sort)
+fi
+
+# 3. Run each one and classify its TAP output.
+: >"$out/results.tsv"
+: >"$out/fails.txt"
+printf '%-36s %-6s %6s %6s %6s %5s\n' PROGRAM STATUS PASS FAIL SKIP SECS
+tp=0; tf=0; ts=0; npass=0; nfail=0; ncrash=0
+for p in "${progs[@]}"; do
+	bin=$src/validation-bin/$p
+	if [ ! -x "$bin" ]; then
+		echo "runtime-validation: no validation program $p" >&2
+		exit 1
+	fi
+	tap=$out/$p.tap
+	rc=0
+	t0=$(date +%s)
+	(cd "$src" && RUNTIME=$runtime timeout -k 10 "$timeout_s" unshare -m --propagation private "$bin" >"$tap" 2>"$out/$p.stderr") || rc=$?
+	secs=$(($(date +%s) - t0))
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$tap" | tail -1)
+	skip=$(grep -E '^ok ' "$tap" | grep -ciE '# *skip' || true)
+	pass=$(( $(grep -cE '^ok ' "$tap" || true) - skip ))
+	fail=$(grep -cE '^not ok ' "$tap" || true)
+	grep -E '^not ok ' "$tap" | sed "s/^/$p	/" >>"$out/fails.txt" || true
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		status=crash
+	elif [ -z "$plan" ] || [ $((pass + fail + skip)) -lt "$plan" ] || [ $((pass + fail + skip)) = 0 ]; then
+		status=crash
+	elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
+		status=crash
+	elif [ "$fail" -gt 0 ]; then
+		status=fail
+	else
+		status=pass
+	fi
+	case $status in pass) npass=$((npass + 1)) ;; fail) nfail=$((nfail + 1)) ;; crash) ncrash=$((ncrash + 1)) ;; esac
+	tp=$((tp + pass)); tf=$((tf + fail)); ts=$((ts + skip))
+	printf '%-36s %-6s %6d %6d %6d %5d\n' "$p" "$status" "$pass" "$fail" "$skip" "$secs"
+	printf '%s\t%s\t%d\t%d\t%d\t%d\t%d\n' "$p" "$status" "$pass" "$fail" "$skip" "$rc" "$secs" >>"$out/results.tsv"
+done
+printf '%-36s %-6s %6d %6d %6d\n' TOTAL "" "$tp" "$tf" "$ts"
+echo "programs: ${#progs[@]} (pass $npass, fail $nfail, crash $ncrash); checks: pass $tp, fail $tf, skip $ts"
+echo "runtime: $runtime ($("$runtime" --version 2>/dev/null | head -1 || true))"
+echo "output: $out"
