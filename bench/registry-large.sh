@@ -12,9 +12,10 @@ SIZE=${REG_IMAGE_BYTES:-268435456}
 "$LOAD" layout -size "$SIZE" "$REG_WORK/layout"
 "$CRANE" push --insecure "$REG_WORK/layout" "$BERTH_ADDR/bench/large:v1" >/dev/null
 "$CRANE" push --insecure "$REG_WORK/layout" "$REF_ADDR/bench/large:v1" >/dev/null
-bench_alternate -title "crane push of a $((SIZE >> 20)) MiB image" \
+# sync before each timed run, so neither pays for the other's pending writeback.
+bench_alternate -title "crane push of a $((SIZE >> 20)) MiB image" -before "sync" \
 	berth="$CRANE push --insecure $REG_WORK/layout $BERTH_ADDR/bench/p\$(date +%s%N):v1" \
 	docker-registry="$CRANE push --insecure $REG_WORK/layout $REF_ADDR/bench/p\$(date +%s%N):v1"
-bench_alternate -title "crane pull of a $((SIZE >> 20)) MiB image" -before "rm -rf $REG_WORK/pull" \
+bench_alternate -title "crane pull of a $((SIZE >> 20)) MiB image" -before "rm -rf $REG_WORK/pull; sync" \
 	berth="$CRANE pull --insecure --format oci $BERTH_ADDR/bench/large:v1 $REG_WORK/pull" \
 	docker-registry="$CRANE pull --insecure --format oci $REF_ADDR/bench/large:v1 $REG_WORK/pull"

@@ -159,22 +159,15 @@ func runBuild(cmd *cobra.Command, opts *Options, f *buildFlags, path string) err
 		rtName = os.Getenv("BERTH_RUNTIME")
 	}
 	rtRoot := filepath.Join(opts.RunRoot, "build-runtime")
-	var rt build.Runtime
-	if rtName != "" {
-		r, err := build.FindRuntime(rtName, rtRoot)
-		if err != nil {
-			return err
+	rt := build.LazyRuntime(func() (build.Runtime, error) {
+		if rtName != "" {
+			return build.FindRuntime(rtName, rtRoot)
 		}
-		rt = r
-	} else if r, err := build.DefaultRuntime(rtRoot); err == nil {
-		rt = r
-	}
+		return build.DefaultRuntime(rtRoot)
+	})
 	store := imagestore.New(st)
 	b := &build.Builder{Images: store, Snapshots: store, Runtime: rt, Cache: c, TmpDir: tmp}
 	out := cmd.OutOrStdout()
-	if f.quiet {
-		out = io.Discard
-	}
 	var progress bytes.Buffer
 	if f.quiet {
 		out = &progress // shown only if the build fails

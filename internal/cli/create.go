@@ -193,9 +193,6 @@ func (f *createFlags) request(cmd *cobra.Command, args []string) (engine.CreateR
 	h.PublishAllPorts = f.publishAll
 	h.NetworkMode, h.Aliases = f.network, f.aliases
 	h.AutoRemove, h.Privileged, h.ReadonlyRootfs, h.Init = f.rm, f.privileged, f.readOnly, f.init
-	if f.init {
-		return bad("--init is not supported yet")
-	}
 	h.CapAdd, h.CapDrop, h.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
 	var err error
 	if f.memory != "" {
@@ -261,8 +258,8 @@ func (f *createFlags) request(cmd *cobra.Command, args []string) (engine.CreateR
 			h.LogConfig.Config[k] = v
 		}
 	}
-	h.Runtime = f.runtime
-	if h.Runtime == "" {
+	h.Runtime = resolveRuntime(f.runtime)
+	if f.runtime == "" {
 		h.Runtime = defaultRuntime()
 	}
 	return req, nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"text/template"
 
@@ -23,8 +25,28 @@ func openEngine(opts *Options) (*engine.Engine, error) {
 	return engine.New(eo)
 }
 
-// defaultRuntime is BERTH_RUNTIME or runc.
-func defaultRuntime() string { return envOr("BERTH_RUNTIME", "runc") }
+// defaultRuntime is BERTH_RUNTIME or runc (berth-runtime becomes the
+// default once it runs docker's default seccomp profile).
+func defaultRuntime() string { return resolveRuntime(envOr("BERTH_RUNTIME", "runc")) }
+
+// resolveRuntime turns a runtime name into a path: a name on PATH, or
+// berth-runtime beside this executable.
+func resolveRuntime(name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), name); name == RuntimeName {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return name
+}
 
 // engineError gives an engine failure docker's exit code 125 unless it
 // already carries one.

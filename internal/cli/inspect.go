@@ -39,7 +39,17 @@ func NewCmdInspect(opts *Options) *cobra.Command {
 					return err
 				}
 				for _, c := range out {
-					if err := t.Execute(w, c); err != nil {
+					// Templates see the JSON document, as docker's do
+					// ({{.Id}}, {{.State.Status}}).
+					b, err := json.Marshal(c)
+					if err != nil {
+						return err
+					}
+					var doc any
+					if err := json.Unmarshal(b, &doc); err != nil {
+						return err
+					}
+					if err := t.Execute(w, doc); err != nil {
 						return &errdefs.ExitError{Code: 1, Err: fmt.Errorf("template: %w", err)}
 					}
 					fmt.Fprintln(w)

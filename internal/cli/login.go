@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth/berth/pkg/credentials"
+	"github.com/berth/berth/pkg/image"
 )
 
 // NewCmdLogin is `berth login [SERVER]`.
@@ -48,7 +49,7 @@ func NewCmdLogin(opts *Options) *cobra.Command {
 			if username == "" || password == "" {
 				return usageError(cmd, errors.New("login needs --username and --password or --password-stdin (interactive prompts are not supported)"))
 			}
-			if err := credentials.Login(cmd.Context(), server, username, password, nil); err != nil {
+			if err := credentials.Login(cmd.Context(), server, username, password, image.RegistryTransport(nil)); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Login Succeeded")

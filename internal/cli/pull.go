@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/pkg/errdefs"
 	"github.com/berth/berth/pkg/image"
 )
 
@@ -18,6 +19,9 @@ func NewCmdPull(opts *Options) *cobra.Command {
 		Short: "Download an image from a registry",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if all, _ := cmd.Flags().GetBool("all-tags"); all {
+				return fmt.Errorf("pull --all-tags: %w: pull each tag by name", errdefs.ErrNotImplemented)
+			}
 			plat, err := image.ParsePlatform(platform)
 			if err != nil {
 				return usageError(cmd, err)
@@ -63,8 +67,7 @@ func NewCmdPull(opts *Options) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")
 	cmd.Flags().StringVar(&platform, "platform", "", "pick this os/arch[/variant] from a multi-platform image")
-	cmd.Flags().BoolP("all-tags", "a", false, "not supported")
-	cmd.Flags().MarkHidden("all-tags")
+	cmd.Flags().BoolP("all-tags", "a", false, "download all tags (not supported yet)")
 	return cmd
 }
 

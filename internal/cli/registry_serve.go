@@ -58,8 +58,12 @@ With --htpasswd, clients authenticate with HTTP Basic auth (bcrypt entries);
 				return usageError(cmd, fmt.Errorf("--tls-cert and --tls-key must be given together"))
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			return registry.Serve(cmd.Context(), cfg, log, func(addr string) {
-				fmt.Fprintf(cmd.OutOrStdout(), "berth registry listening on %s\n", addr)
+			return registry.Serve(cmd.Context(), cfg, registry.ServeOptions{
+				Log:       log,
+				AccessLog: cmd.ErrOrStderr(),
+				Ready: func(addr string) {
+					fmt.Fprintf(cmd.OutOrStdout(), "berth registry listening on %s\n", addr)
+				},
 			})
 		},
 	}

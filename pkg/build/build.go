@@ -201,7 +201,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("writing the image: %w", err)
 	}
 	r.res.ID = id
-	fmt.Fprintf(r.out, "COMMIT %s\n", strings.Join(o.Tags, " "))
+	fmt.Fprintln(r.out, strings.TrimSpace("COMMIT "+strings.Join(o.Tags, " ")))
 	fmt.Fprintf(r.out, "--> %s\n", id.Encoded()[:12])
 	for _, t := range o.Tags {
 		fmt.Fprintf(r.out, "Successfully tagged %s\n", NormalizeTag(t))

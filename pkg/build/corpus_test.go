@@ -117,6 +117,10 @@ func TestCorpus(t *testing.T) {
 			wantFile(t, root, "cat.txt", "from cat\n")
 			wantFile(t, root, "etc/heredoc.conf", "key=value\n")
 			wantFile(t, root, "multi/A", "a\n")
+			wantFile(t, root, "shebang.txt", "shebang /dev/.berth-heredoc\n")
+			if _, err := os.Lstat(filepath.Join(root, "dev/.berth-heredoc")); err == nil {
+				t.Errorf("the heredoc script landed in the image")
+			}
 		},
 	}
 	for _, dir := range corpus(t) {

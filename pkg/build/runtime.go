@@ -44,7 +44,7 @@ func DefaultRuntime(root string) (Runtime, error) {
 	var cands []*OCIRuntime
 	if exe, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(exe), "berth-runtime")
-		if out, err := exec.Command(p, "run", "--help").Output(); err == nil && strings.Contains(string(out), "--bundle") {
+		if canRunBuilds(p) {
 			cands = append(cands, &OCIRuntime{Path: p, Root: root})
 		}
 	}
@@ -58,6 +58,28 @@ func DefaultRuntime(root string) (Runtime, error) {
 		return cands[0], nil
 	}
 	return &fallbackRuntime{cands: cands}, nil
+}
+
+// canRunBuilds reports whether the runtime at p has what a RUN step's spec
+// asks for: the run verb, and seccomp according to its `features` report
+// (the spec carries docker's default seccomp profile).
+func canRunBuilds(p string) bool {
+	out, err := exec.Command(p, "run", "--help").Output()
+	if err != nil || !strings.Contains(string(out), "--bundle") {
+		return false
+	}
+	out, err = exec.Command(p, "features").Output()
+	if err != nil {
+		return false
+	}
+	var f struct {
+		Linux struct {
+			Seccomp struct {
+				Enabled *bool `json:"enabled"`
+			} `json:"seccomp"`
+		} `json:"linux"`
+	}
+	return json.Unmarshal(out, &f) == nil && f.Linux.Seccomp.Enabled != nil && *f.Linux.Seccomp.Enabled
 }
 
 // fallbackRuntime tries its runtimes in order until one starts a container,
@@ -154,4 +176,25 @@ func lastLoggedError(p string) string {
 		}
 	}
 	return msg
+}
+
+// LazyRuntime defers choosing a runtime until a RUN step needs one, so a
+// build that is all cache hits never probes for it.
+func LazyRuntime(choose func() (Runtime, error)) Runtime {
+	return &lazyRuntime{choose: choose}
+}
+
+type lazyRuntime struct {
+	once   sync.Once
+	choose func() (Runtime, error)
+	rt     Runtime
+	err    error
+}
+
+func (l *lazyRuntime) Run(ctx context.Context, id, bundle string, out io.Writer) (int, error) {
+	l.once.Do(func() { l.rt, l.err = l.choose() })
+	if l.err != nil {
+		return -1, l.err
+	}
+	return l.rt.Run(ctx, id, bundle, out)
 }

@@ -1,79 +1,58 @@
 package build
 
 import (
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-)
+	"strconv"
 
-// defaultCaps are docker's default capabilities for a container.
-var defaultCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth/berth/pkg/specgen"
+)
 
 // runSpec is what one RUN step's container needs.
 type runSpec struct {
-	Args    []string
-	Env     []string
-	Cwd     string
-	User    IDs
+	Args []string
+	Env  []string
+	Cwd  string
+	User string // the USER in effect, resolved in Rootfs
+	// Groups are the supplementary groups: as docker and buildah do, the
+	// user's primary group and the groups that list the user.
+	Groups  []int
 	Rootfs  string
 	Network string // "none" or "host"
-	Hosts   string // host file to bind at /etc/hosts and /etc/resolv.conf with host networking
+	// Script, when set, is a host file bind-mounted read-only at ScriptPath
+	// (a RUN heredoc that starts with #!, run by its own interpreter).
+	Script string
 }
 
-// newSpec builds the OCI spec of a RUN container with docker's defaults:
-// its capabilities, masked and read-only paths, and its own pid, ipc, uts
-// and mount namespaces; a network namespace of its own (loopback only)
-// unless the build asked for host networking.
-func newSpec(r runSpec) *specs.Spec {
-	caps := append([]string(nil), defaultCaps...)
-	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace}}
-	if r.Network != "host" {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
-	}
-	gids := make([]uint32, 0, len(r.User.Additional))
-	for _, g := range r.User.Additional {
-		gids = append(gids, uint32(g))
-	}
-	s := &specs.Spec{
-		Version: specs.Version,
-		Process: &specs.Process{
-			User: specs.User{UID: uint32(r.User.UID), GID: uint32(r.User.GID), AdditionalGids: gids},
-			Args: r.Args,
-			Env:  r.Env,
-			Cwd:  r.Cwd,
-			Capabilities: &specs.LinuxCapabilities{
-				Bounding: caps, Effective: caps, Permitted: caps,
-			},
-		},
-		Root:     &specs.Root{Path: r.Rootfs},
+// ScriptPath is where a RUN heredoc script appears in the container: on the
+// /dev tmpfs, so it never lands in the layer.
+const ScriptPath = "/dev/.berth-heredoc"
+
+// newSpec builds the OCI spec of a RUN container with docker's defaults
+// (package specgen: capabilities, seccomp profile, masked and read-only
+// paths, device rules): its own pid, ipc, uts and mount namespaces and a
+// network namespace of its own (loopback only) unless the build asked for
+// host networking, which also shares the host's /etc/hosts and resolv.conf.
+func newSpec(r runSpec) (*specs.Spec, error) {
+	o := specgen.Options{
+		Args:     r.Args,
+		Env:      r.Env,
+		Cwd:      r.Cwd,
+		User:     r.User,
+		Rootfs:   r.Rootfs,
 		Hostname: "berth-build",
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-		},
-		Linux: &specs.Linux{
-			Namespaces: ns,
-			Resources: &specs.LinuxResources{
-				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
-			},
-			MaskedPaths: []string{
-				"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-				"/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-				"/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
-			},
-			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
-		},
+	}
+	for _, g := range r.Groups {
+		o.GroupAdd = append(o.GroupAdd, strconv.Itoa(g))
+	}
+	if r.Script != "" {
+		o.Mounts = append(o.Mounts, specs.Mount{Destination: ScriptPath, Type: "bind", Source: r.Script, Options: []string{"rbind", "ro"}})
 	}
 	if r.Network == "host" {
+		o.NetNS = specgen.NSHost
 		for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"rbind", "ro"}})
+			o.Mounts = append(o.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"rbind", "ro"}})
 		}
 	}
-	return s
+	return specgen.New(o)
 }

@@ -121,7 +121,7 @@ func (r *run) mkdirStep(ctx context.Context, st *state) error {
 
 // runStep runs a RUN instruction in a container on the build state.
 func (r *run) runStep(ctx context.Context, st *state, c *instructions.RunCommand, header string) error {
-	args := r.runArgs(st, c)
+	args, script := r.runArgs(st, c)
 	env := st.img.Config.Env
 	var argEnv []string
 	for _, k := range sortedKeys(st.args) {
@@ -137,7 +137,7 @@ func (r *run) runStep(ctx context.Context, st *state, c *instructions.RunCommand
 			}
 		}
 	}
-	keyParts := append([]string{"RUN", r.o.Network}, args...)
+	keyParts := append([]string{"RUN", r.o.Network, script}, args...)
 	keyParts = append(keyParts, argEnv...)
 	key := stepKey(st.key, keyParts...)
 	createdBy := "RUN " + quoteJSON(args)
@@ -159,14 +159,16 @@ func (r *run) runStep(ctx context.Context, st *state, c *instructions.RunCommand
 			}
 		}
 		fullEnv := append(append(append([]string(nil), env...), argEnv...), proxies...)
-		return r.runContainer(ctx, t, runSpec{Args: args, Env: fullEnv, Cwd: cwd, User: ids, Rootfs: t.Dir(), Network: r.o.Network})
+		return r.runContainer(ctx, t, script, runSpec{Args: args, Env: fullEnv, Cwd: cwd, User: st.img.Config.User, Groups: ids.Additional, Rootfs: t.Dir(), Network: r.o.Network})
 	})
 }
 
-// runArgs builds a RUN's argv, turning heredocs into the shell script.
-func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
+// runArgs builds a RUN's argv, turning heredocs into the shell script. A
+// lone heredoc that starts with #! is returned as a script for its own
+// interpreter instead, as BuildKit runs it.
+func (r *run) runArgs(st *state, c *instructions.RunCommand) ([]string, string) {
 	if !c.PrependShell {
-		return append([]string(nil), c.CmdLine...)
+		return append([]string(nil), c.CmdLine...), ""
 	}
 	script := strings.Join(c.CmdLine, " ")
 	if len(c.Files) > 0 {
@@ -174,6 +176,9 @@ func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
 			data := c.Files[0].Data
 			if c.Files[0].Chomp {
 				data = parser.ChompHeredocContent(data)
+			}
+			if strings.HasPrefix(data, "#!") {
+				return []string{ScriptPath}, data
 			}
 			script = data
 		} else {
@@ -191,7 +196,7 @@ func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
 			script = b.String()
 		}
 	}
-	return append(r.shell(st), script)
+	return append(r.shell(st), script), ""
 }
 
 // mountPoints are the paths the runtime may create in the rootfs to mount
@@ -199,7 +204,7 @@ func (r *run) runArgs(st *state, c *instructions.RunCommand) []string {
 var mountPoints = []string{"proc", "sys", "dev", "etc/hosts", "etc/resolv.conf", "etc"}
 
 // runContainer runs one container on tree t and fails unless it exits 0.
-func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) error {
+func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, script string, rs runSpec) error {
 	if r.b.Runtime == nil {
 		return fmt.Errorf("RUN needs an OCI runtime: %w", errdefs.ErrUnavailable)
 	}
@@ -215,7 +220,17 @@ func (r *run) runContainer(ctx context.Context, t *fscopy.Tree, rs runSpec) erro
 		return err
 	}
 	defer os.RemoveAll(bundle)
-	data, err := json.Marshal(newSpec(rs))
+	if script != "" {
+		rs.Script = filepath.Join(bundle, "heredoc")
+		if err := os.WriteFile(rs.Script, []byte(script), 0o755); err != nil {
+			return err
+		}
+	}
+	spec, err := newSpec(rs)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(spec)
 	if err != nil {
 		return err
 	}

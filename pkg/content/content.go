@@ -242,6 +242,10 @@ func (s *Store) Writer() (*Writer, error) {
 
 // Writer is a blob being written. It is not safe for concurrent use.
 type Writer struct {
+	// Synced says the caller flushed the filesystem after the last Write
+	// (one syncfs for many blobs), so Commit need not fsync.
+	Synced bool
+
 	s    *Store
 	f    *os.File
 	h    hash.Hash
@@ -273,18 +277,29 @@ func (w *Writer) algorithm() digest.Algorithm {
 	return digest.SHA256
 }
 
+// Verify checks the bytes written against want (when not empty) and size
+// (when not negative).
+func (w *Writer) Verify(want digest.Digest, size int64) error {
+	if size >= 0 && w.n != size {
+		return fmt.Errorf("blob %s: got %d bytes, want %d: %w", want, w.n, size, errdefs.ErrInvalidArgument)
+	}
+	if got := w.Digest(); want != "" && got != want {
+		return fmt.Errorf("blob digest mismatch: got %s, want %s: %w", got, want, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
 // Commit checks the bytes against want (when not empty) and size (when not
 // negative), makes them durable and moves them into place.
 func (w *Writer) Commit(want digest.Digest, size int64) (digest.Digest, error) {
+	if err := w.Verify(want, size); err != nil {
+		return "", err
+	}
 	got := w.Digest()
-	if size >= 0 && w.n != size {
-		return "", fmt.Errorf("blob %s: got %d bytes, want %d: %w", want, w.n, size, errdefs.ErrInvalidArgument)
-	}
-	if want != "" && got != want {
-		return "", fmt.Errorf("blob digest mismatch: got %s, want %s: %w", got, want, errdefs.ErrInvalidArgument)
-	}
-	if err := w.f.Sync(); err != nil {
-		return "", fmt.Errorf("syncing blob %s: %w", got, err)
+	if !w.Synced {
+		if err := w.f.Sync(); err != nil {
+			return "", fmt.Errorf("syncing blob %s: %w", got, err)
+		}
 	}
 	if err := w.f.Chmod(0o644); err != nil {
 		return "", err

@@ -100,3 +100,17 @@ func CgroupStats(id string) Stats {
 		Pids:        readInt(filepath.Join(cgroupDir("pids", id), "pids.current")),
 	}
 }
+
+// removeCgroups removes the container's (empty) cgroup directories, which
+// the runtime leaves behind when its own state was lost (a reboot of the
+// run directory, a crash between create and delete).
+func removeCgroups(id string) {
+	if isUnified() {
+		os.Remove(filepath.Join(cgroupRoot, "berth", id))
+		return
+	}
+	dirs, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", "berth", id))
+	for _, d := range dirs {
+		os.Remove(d) // rmdir: fails, harmlessly, unless the cgroup is empty
+	}
+}

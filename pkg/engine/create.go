@@ -107,7 +107,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if c.HostConfig.Runtime == "" {
 		c.HostConfig.Runtime = e.opts.Runtime
 	}
-	if _, err := capabilities(c.HostConfig); err != nil {
+	if err := checkCapabilities(c.HostConfig); err != nil {
 		return nil, err
 	}
 	if _, err := rlimits(c.HostConfig.Ulimits); err != nil {

@@ -10,7 +10,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -132,8 +134,12 @@ func (e *Engine) Update(id string, fn func(*Container) error) (*Container, error
 	if err != nil {
 		return nil, err
 	}
+	before, _ := json.Marshal(c)
 	if err := fn(c); err != nil {
 		return c, err
+	}
+	if after, _ := json.Marshal(c); bytes.Equal(before, after) {
+		return c, nil // nothing changed: spare the write
 	}
 	return c, e.store.save(c)
 }

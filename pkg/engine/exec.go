@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/specgen"
 )
 
 // LoadBundleSpec reads the OCI spec of a running container's bundle.
@@ -55,14 +56,14 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions, stdin, 
 		p.Cwd = opts.WorkingDir
 	}
 	if opts.User != "" {
-		u, err := resolveUser(spec.Root.Path, opts.User)
+		u, err := specgen.ResolveUser(spec.Root.Path, opts.User)
 		if err != nil {
 			return -1, err
 		}
 		p.User = u
 	}
 	if opts.Privileged {
-		caps, _ := capabilities(HostConfig{Privileged: true})
+		caps := specgen.AllCapabilities()
 		p.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
 	}
 	eio := ExecIO{Stdin: stdin, Stdout: stdout, Stderr: stderr, Detach: opts.Detach}

@@ -104,7 +104,7 @@ func (e *Engine) attachNetwork(ctx context.Context, c *Container, name, netns st
 		if len(att.Options) > 0 {
 			fmt.Fprintf(&b, "options %s\n", strings.Join(att.Options, " "))
 		}
-		if err := writeFileAtomic(filepath.Join(e.store.dir(c.ID), "resolv.conf"), []byte(b.String()), 0o644); err != nil {
+		if err := writeFile(filepath.Join(e.store.dir(c.ID), "resolv.conf"), []byte(b.String()), 0o644, false); err != nil {
 			return err
 		}
 	}

@@ -89,7 +89,11 @@ func (e *Engine) Prepare(ctx context.Context, c *Container) (_ *Bundle, retErr e
 	if err != nil {
 		return nil, err
 	}
-	if err := saveJSON(filepath.Join(run, "config.json"), spec); err != nil {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(run, "config.json"), b, 0o600, false); err != nil {
 		return nil, err
 	}
 	return &Bundle{Dir: run, Spec: spec}, nil
@@ -153,7 +157,7 @@ func (e *Engine) writeEtcFiles(c *Container, hostNet bool) error {
 	}
 	resolv := hostResolvConf(hostNet)
 	for name, data := range map[string]string{"hosts": hosts.String(), "hostname": hostname + "\n", "resolv.conf": resolv} {
-		if err := writeFileAtomic(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+		if err := writeFile(filepath.Join(dir, name), []byte(data), 0o644, false); err != nil {
 			return err
 		}
 	}
@@ -212,6 +216,18 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 				}
 			}
 			rt.Delete(ctx, id, true)
+		} else {
+			// The runtime lost its state: whatever is left in the
+			// container's cgroup is killed directly.
+			for _, pid := range CgroupPids(id) {
+				unix.Kill(pid, unix.SIGKILL)
+				code = 137
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for len(CgroupPids(id)) > 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			removeCgroups(id)
 		}
 		e.Cleanup(ctx, c)
 		c.ClearNetwork()

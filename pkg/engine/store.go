@@ -171,6 +171,13 @@ func isHex(s string) bool {
 
 // writeFileAtomic writes data to path via a temporary file, fsync and rename.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, true)
+}
+
+// writeFile replaces path atomically (temporary file and rename); with
+// durable it is also fsynced first. Files regenerated at every start (the
+// bundle, /etc files) need no fsync: a crash takes the container down anyway.
+func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
@@ -180,7 +187,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err == nil {
 		err = f.Chmod(perm)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

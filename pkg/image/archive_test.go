@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"strings"
@@ -20,11 +21,20 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err := src.Tag(ctx, "busybox", "example.com/team/app:v1"); err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range []string{FormatDockerArchive, FormatOCIArchive} {
+	for _, format := range []string{FormatDockerArchive, FormatOCIArchive, FormatDockerArchive + "+gzip"} {
 		t.Run(format, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := src.Save(ctx, &buf, []string{"busybox", "example.com/team/app:v1"}, format); err != nil {
+			plain, gz := strings.CutSuffix(format, "+gzip")
+			if err := src.Save(ctx, &buf, []string{"busybox", "example.com/team/app:v1"}, plain); err != nil {
 				t.Fatal(err)
+			}
+			if gz {
+				// docker save | gzip loads too.
+				var z bytes.Buffer
+				zw := gzip.NewWriter(&z)
+				zw.Write(buf.Bytes())
+				zw.Close()
+				buf = z
 			}
 			dst, _ := Open(t.TempDir())
 			res, err := dst.Load(ctx, bytes.NewReader(buf.Bytes()), RemoteOptions{})

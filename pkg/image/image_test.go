@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth/berth/internal/testutil"
 	"github.com/berth/berth/pkg/content"
 	"github.com/berth/berth/pkg/errdefs"
@@ -134,5 +136,41 @@ func TestImportResolveRunRemove(t *testing.T) {
 	s.Content().Walk(func(i content.Info) error { n++; return nil })
 	if n != 0 {
 		t.Errorf("%d blobs left after removing every image", n)
+	}
+}
+
+// TestInterruptedRemoval: rmi killed after the image record went but
+// before its layers were collected; the next Open finishes the job.
+func TestInterruptedRemoval(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := importBusybox(t, s, "busybox")
+	// What Remove does up to the kill: marker, names, record.
+	if err := snapshot.WriteFileAtomic(s.path("gc-pending"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.updateRefs(func(refs map[string]digest.Digest) error { clear(refs); return nil })
+	p, _ := s.recordPath(img.ID)
+	os.Remove(p)
+	if !s.Snapshots().Has(img.ChainID) {
+		t.Fatal("layer gone too early")
+	}
+
+	s2, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Snapshots().Has(img.ChainID) {
+		t.Error("Open did not finish the interrupted removal: layer still there")
+	}
+	if s2.Content().Has(img.Layers[0].Digest) {
+		t.Error("layer blob still there")
+	}
+	if _, err := os.Stat(s2.path("gc-pending")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("gc-pending marker left")
 	}
 }

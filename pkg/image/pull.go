@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
@@ -52,9 +54,7 @@ func (o RemoteOptions) remote(ctx context.Context) []remote.Option {
 	jobs := o.jobs()
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithJobs(jobs),
 		remote.WithUserAgent("berth/" + version.Version)}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
-	}
+	opts = append(opts, remote.WithTransport(RegistryTransport(o.Transport)))
 	return opts
 }
 
@@ -189,16 +189,9 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	chains := snapshot.ChainIDs(diffIDs)
 	slog.Debug("pull: manifest and config", "ref", refStr, "elapsed", time.Since(start))
 	layersStart := time.Now()
+	blobs := &blobClient{repo: repo, opts: opts.RemoteOptions}
 	downloaded, err := s.fetchLayers(ctx, layers, chains, opts.RemoteOptions, func(ctx context.Context, l Layer, progress func(int64)) (io.ReadCloser, error) {
-		rl, err := puller.Layer(ctx, repo.Digest(l.Digest.String()))
-		if err != nil {
-			return nil, err
-		}
-		rc, err := rl.Compressed()
-		if err != nil {
-			return nil, registryError("fetching layer "+l.Digest.String(), err)
-		}
-		return rc, nil
+		return blobs.open(ctx, l.Digest)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", refStr, err)
@@ -253,24 +246,42 @@ func (s *Store) fetchBlob(ctx context.Context, puller *remote.Puller, repo name.
 // opener returns the compressed stream of a layer blob.
 type opener func(ctx context.Context, l Layer, progress func(int64)) (io.ReadCloser, error)
 
+// fetched is one layer brought in by fetchLayer, not yet visible: its
+// blob writer (nil when the blob was here) and unpacked snapshot (nil when
+// the snapshot was here).
+type fetched struct {
+	w *content.Writer
+	u *snapshot.Unpacked
+}
+
+func (f *fetched) close() {
+	if f.w != nil {
+		f.w.Close()
+	}
+	if f.u != nil {
+		f.u.Close()
+	}
+}
+
 // fetchLayers makes every layer's blob and snapshot present: blobs that
 // are missing are read from open while being unpacked; snapshots missing
 // for blobs that are here are unpacked from the store. Layers move in
-// parallel (they unpack into separate directories) and are committed
-// bottom up. It reports whether anything was fetched.
+// parallel (they unpack into separate directories). When all are through,
+// one syncfs makes them durable, then the blobs are moved into place and
+// the snapshots committed bottom up. It reports whether anything was
+// fetched.
 func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest.Digest, opts RemoteOptions, open opener) (bool, error) {
-	unpacked := make([]*snapshot.Unpacked, len(layers))
+	got := make([]*fetched, len(layers))
 	defer func() {
-		for _, u := range unpacked {
-			if u != nil {
-				u.Close()
+		for _, f := range got {
+			if f != nil {
+				f.close()
 			}
 		}
 	}()
-	var mu sync.Mutex
-	fetched := false
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.jobs())
+	pending := false
 	for i, l := range layers {
 		id := shortID(l.Digest)
 		needBlob := !s.content.Has(l.Digest)
@@ -279,21 +290,17 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 			opts.progress(id, "Already exists", 0, 0)
 			continue
 		}
+		pending = true
 		opts.progress(id, "Waiting", 0, l.Size)
 		g.Go(func() error {
 			t0 := time.Now()
-			u, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open)
+			f, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open)
 			slog.Debug("pull: layer", "digest", l.Digest, "bytes", l.Size, "elapsed", time.Since(t0))
 			if err != nil {
 				opts.progress(id, "Failed", 0, 0)
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
-			mu.Lock()
-			unpacked[i] = u
-			if needBlob {
-				fetched = true
-			}
-			mu.Unlock()
+			got[i] = f
 			opts.progress(id, "Pull complete", l.Size, l.Size)
 			return nil
 		})
@@ -301,83 +308,99 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 	if err := g.Wait(); err != nil {
 		return false, err
 	}
+	if !pending {
+		return false, nil
+	}
 	t0 := time.Now()
+	snapshot.SyncFS(s.content.Root())
+	if !sameFS(s.content.Root(), s.snapshots.Root()) {
+		snapshot.SyncFS(s.snapshots.Root())
+	}
+	slog.Debug("pull: syncfs", "elapsed", time.Since(t0))
+	t0 = time.Now()
 	defer func() { slog.Debug("pull: layers committed", "elapsed", time.Since(t0)) }()
 	var parent digest.Digest
-	for i := range layers {
-		if u := unpacked[i]; u != nil {
-			c, err := u.Commit(parent)
+	for i, l := range layers {
+		f := got[i]
+		if f != nil && f.w != nil {
+			f.w.Synced = true
+			if _, err := f.w.Commit(l.Digest, l.Size); err != nil {
+				return false, err
+			}
+		}
+		if f != nil && f.u != nil {
+			f.u.Synced = true
+			c, err := f.u.Commit(parent)
 			if err != nil {
 				return false, err
 			}
 			if c != chains[i] {
 				return false, fmt.Errorf("layer %d: chain %s, want %s: %w", i, c, chains[i], errdefs.ErrInvalidArgument)
 			}
-			fetched = true
 		} else if !s.snapshots.Has(chains[i]) {
 			return false, fmt.Errorf("layer %d snapshot %s vanished: %w", i, chains[i], errdefs.ErrNotFound)
 		}
 		parent = chains[i]
 	}
-	return fetched, nil
+	return true, nil
 }
 
-func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener) (*snapshot.Unpacked, error) {
+// fetchLayer reads layer l (from open when its blob is missing, else from
+// the store), unpacking it when its snapshot is missing. The blob is
+// verified but not yet moved into place.
+func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener) (_ *fetched, err error) {
 	id := shortID(l.Digest)
+	f := &fetched{}
+	defer func() {
+		if err != nil {
+			f.close()
+		}
+	}()
 	var src io.Reader
-	var w *content.Writer
 	if needBlob {
+		if l.Digest.Algorithm() != digest.SHA256 {
+			return nil, fmt.Errorf("layer digest algorithm %s: %w", l.Digest.Algorithm(), errdefs.ErrNotImplemented)
+		}
 		rc, err := open(ctx, l, nil)
 		if err != nil {
 			return nil, err
 		}
 		defer rc.Close()
-		if w, err = s.content.Writer(); err != nil {
+		if f.w, err = s.content.Writer(); err != nil {
 			return nil, err
 		}
-		defer w.Close()
-		if l.Digest.Algorithm() != digest.SHA256 {
-			return nil, fmt.Errorf("layer digest algorithm %s: %w", l.Digest.Algorithm(), errdefs.ErrNotImplemented)
-		}
-		pr := &progressReader{r: rc, total: l.Size, status: "Downloading", id: id, opts: opts}
-		src = io.TeeReader(pr, w)
+		pr := &progressReader{r: io.LimitReader(rc, l.Size+1), total: l.Size, status: "Downloading", id: id, opts: opts}
+		src = io.TeeReader(pr, f.w)
 	} else {
-		f, err := s.content.Open(l.Digest)
+		blob, err := s.content.Open(l.Digest)
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		src = &progressReader{r: f, total: l.Size, status: "Extracting", id: id, opts: opts}
+		defer blob.Close()
+		src = &progressReader{r: blob, total: l.Size, status: "Extracting", id: id, opts: opts}
 	}
-	var u *snapshot.Unpacked
 	if needSnap {
 		zr, _, err := layer.Decompress(src)
 		if err != nil {
 			return nil, err
 		}
-		u, err = s.snapshots.Unpack(ctx, l.DiffID, zr)
+		f.u, err = s.snapshots.Unpack(ctx, l.DiffID, zr)
 		zr.Close()
 		if err != nil {
 			return nil, err
 		}
-		// The tar ended; whatever follows in the blob (padding, the gzip
-		// trailer) must still be read for the blob digest.
-		if _, err := io.Copy(io.Discard, src); err != nil {
-			u.Close()
-			return nil, err
-		}
-	} else if _, err := io.Copy(io.Discard, src); err != nil {
+	}
+	// The tar ended; whatever follows in the blob (padding, the gzip
+	// trailer) must still be read for the blob digest.
+	if _, err := io.Copy(io.Discard, src); err != nil {
 		return nil, err
 	}
-	if w != nil {
-		if _, err := w.Commit(l.Digest, l.Size); err != nil {
-			if u != nil {
-				u.Close()
-			}
+	if f.w != nil {
+		if err := f.w.Verify(l.Digest, l.Size); err != nil {
 			return nil, err
 		}
 	}
-	return u, nil
+	return f, nil
 }
 
 // progressReader reports bytes read, about every MiB.
@@ -398,4 +421,53 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.opts.progress(p.id, p.status, p.n, p.total)
 	}
 	return n, err
+}
+
+// blobClient fetches blobs from one repository with one authenticated
+// transport (one token for all layers). It does not hash what it reads:
+// the content store's writer verifies size and digest, once.
+type blobClient struct {
+	repo   name.Repository
+	opts   RemoteOptions
+	once   sync.Once
+	client *http.Client
+	err    error
+}
+
+func (b *blobClient) open(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+	b.once.Do(func() {
+		kc := b.opts.Keychain
+		if kc == nil {
+			kc = authn.DefaultKeychain
+		}
+		auth, err := authn.Resolve(ctx, kc, b.repo)
+		if err != nil {
+			b.err = err
+			return
+		}
+		rt := transport.NewUserAgent(RegistryTransport(b.opts.Transport), "berth/"+version.Version)
+		t, err := transport.NewWithContext(ctx, b.repo.Registry, auth, rt, []string{b.repo.Scope(transport.PullScope)})
+		if err != nil {
+			b.err = registryError("connecting to "+b.repo.RegistryStr(), err)
+			return
+		}
+		b.client = &http.Client{Transport: t}
+	})
+	if b.err != nil {
+		return nil, b.err
+	}
+	u := url.URL{Scheme: b.repo.Registry.Scheme(), Host: b.repo.RegistryStr(), Path: "/v2/" + b.repo.RepositoryStr() + "/blobs/" + d.String()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, registryError("fetching "+d.String(), err)
+	}
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		resp.Body.Close()
+		return nil, registryError("fetching "+d.String(), err)
+	}
+	return resp.Body, nil
 }

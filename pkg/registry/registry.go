@@ -64,6 +64,11 @@ func New(opts Options) (*Registry, error) {
 	r.mux.Handle("/metrics", promhttp.HandlerFor(r.metrics.reg, promhttp.HandlerOpts{}))
 	r.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		if err := r.store.Check(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("storage unavailable\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return r, nil
@@ -83,16 +88,23 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.metrics.observe(req.Method, route, sw.status, sw.bytes, time.Since(start))
 	if r.opts.AccessLog != nil {
-		r.opts.AccessLog.LogAttrs(req.Context(), slog.LevelInfo, "request",
-			slog.String("method", req.Method),
-			slog.String("path", req.URL.Path),
-			slog.String("route", route),
-			slog.Int("status", sw.status),
-			slog.Int64("bytes", sw.bytes),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("remote", req.RemoteAddr),
-			slog.String("user", sw.user),
-		)
+		h := r.opts.AccessLog.Handler()
+		if h.Enabled(req.Context(), slog.LevelInfo) {
+			// A record without a caller PC: slog's Logger methods walk the
+			// stack for one, which showed in the profile of small requests.
+			rec := slog.NewRecord(start, slog.LevelInfo, "request", 0)
+			rec.AddAttrs(
+				slog.String("method", req.Method),
+				slog.String("path", req.URL.Path),
+				slog.String("route", route),
+				slog.Int("status", sw.status),
+				slog.Int64("bytes", sw.bytes),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("remote", req.RemoteAddr),
+				slog.String("user", sw.user),
+			)
+			_ = h.Handle(req.Context(), rec)
+		}
 	}
 }
 

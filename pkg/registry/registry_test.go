@@ -403,6 +403,12 @@ func TestReadOnlyMetricsHealth(t *testing.T) {
 	if resp := r.do("GET", "/healthz", nil); resp.StatusCode != 200 {
 		t.Errorf("health: %d", resp.StatusCode)
 	}
+	if err := os.RemoveAll(filepath.Join(r.root, "blobs")); err != nil {
+		t.Fatal(err)
+	}
+	if resp := r.do("GET", "/healthz", nil); resp.StatusCode != 503 {
+		t.Errorf("health with its storage gone: %d", resp.StatusCode)
+	}
 }
 
 func TestRangeAndHeaders(t *testing.T) {

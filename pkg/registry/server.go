@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -106,9 +107,22 @@ func (c Config) GCOptions(dryRun bool) storage.GCOptions {
 	return storage.GCOptions{DryRun: dryRun, Grace: time.Duration(c.GCGrace), UploadTTL: time.Duration(c.UploadTTL)}
 }
 
-// Serve runs a registry as configured until ctx ends. ready, if set, is
-// called with the bound address once the server accepts connections.
-func Serve(ctx context.Context, c Config, log *slog.Logger, ready func(addr string)) error {
+// ServeOptions are the process-level parts of Serve: where logs go and who
+// hears that the server is up.
+type ServeOptions struct {
+	// Log receives the server's own messages (start, gc, errors). Required.
+	Log *slog.Logger
+	// AccessLog receives one JSON record per request, unless
+	// Config.NoAccessLog; nil means none.
+	AccessLog io.Writer
+	// Ready, if set, is called with the bound address once the server
+	// accepts connections.
+	Ready func(addr string)
+}
+
+// Serve runs a registry as configured until ctx ends.
+func Serve(ctx context.Context, c Config, so ServeOptions) error {
+	log := so.Log
 	c.defaults()
 	if c.Root == "" {
 		return fmt.Errorf("registry: no storage root: %w", errdefs.ErrInvalidArgument)
@@ -128,8 +142,10 @@ func Serve(ctx context.Context, c Config, log *slog.Logger, ready func(addr stri
 		}
 		opts.Auth = h
 	}
-	if !c.NoAccessLog {
-		opts.AccessLog = log
+	if !c.NoAccessLog && so.AccessLog != nil {
+		access, closeAccess := NewAccessLog(so.AccessLog)
+		defer closeAccess()
+		opts.AccessLog = access
 	}
 	reg, err := New(opts)
 	if err != nil {
@@ -150,8 +166,8 @@ func Serve(ctx context.Context, c Config, log *slog.Logger, ready func(addr stri
 		}
 	}()
 	log.Info("registry serving", "addr", ln.Addr().String(), "root", st.Root(), "tls", c.TLSCert != "", "auth", c.Htpasswd != "")
-	if ready != nil {
-		ready(ln.Addr().String())
+	if so.Ready != nil {
+		so.Ready(ln.Addr().String())
 	}
 	if c.GCInterval > 0 && !c.ReadOnly {
 		go reg.collectEvery(ctx, time.Duration(c.GCInterval), c.GCOptions(false), log)

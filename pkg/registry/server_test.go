@@ -1,14 +1,17 @@
 package registry_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"regexp"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,11 +59,12 @@ func TestLoadConfig(t *testing.T) {
 // few milliseconds, and waits for a collection to show in the metrics.
 func TestServeCollects(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	var access lockedBuffer
 	addrc := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- registry.Serve(ctx, registry.Config{Addr: "127.0.0.1:0", Root: t.TempDir(), GCInterval: registry.Duration(20 * time.Millisecond)},
-			slog.New(slog.NewTextHandler(io.Discard, nil)), func(a string) { addrc <- a })
+			registry.ServeOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), AccessLog: &access, Ready: func(a string) { addrc <- a }})
 	}()
 	var addr string
 	select {
@@ -88,4 +92,26 @@ func TestServeCollects(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Errorf("serve returned %v after cancel", err)
 	}
+	// The access log is flushed on shutdown: every /metrics request is there.
+	if !strings.Contains(access.String(), `"path":"/metrics"`) {
+		t.Errorf("access log lacks the requests:\n%.2000s", access.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the access log's flusher.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -35,25 +35,8 @@ func (r *Runtime) Start(id string) error {
 		return fmt.Errorf("cannot start container %q: it is %s, not created: %w", id, st, errdefs.ErrConflict)
 	}
 	path := filepath.Join(r.dir(id), fifoName)
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("opening exec.fifo: %w", err)
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 1)
-	for {
-		n, err := unix.Read(fd, buf)
-		if n == 1 {
-			break
-		}
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			return fmt.Errorf("reading exec.fifo: %w", err)
-		}
-		if !rec.alive() {
-			return fmt.Errorf("container %q: the init exited before start", id)
-		}
-		// The init has not opened its end yet (n == 0) or not written: wait for it.
-		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10)
+	if err := awaitFifo(rec, path); err != nil {
+		return err
 	}
 	os.Remove(path)
 	if h := rec.Config.Hooks; h != nil && len(h.Poststart) > 0 {
@@ -312,7 +295,6 @@ func (r *Runtime) runningCgroup(id string) (*record, cgroup, error) {
 	return rec, cg, nil
 }
 
-
 // Config returns the spec container id was created from.
 func (r *Runtime) Config(id string) (*specs.Spec, error) {
 	rec, err := r.load(id)
@@ -320,4 +302,76 @@ func (r *Runtime) Config(id string) (*specs.Spec, error) {
 		return nil, err
 	}
 	return rec.Config, nil
+}
+
+// awaitFifo opens exec.fifo for reading, which releases the init blocked
+// opening it for writing, and reads the byte the init writes before it
+// execs. Blocking calls, no polling: if the init dies first, a write-side
+// open of our own unblocks the reader.
+func awaitFifo(rec *record, path string) error {
+	pfd, err := unix.PidfdOpen(rec.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("container %q: the init is gone: %w", rec.ID, err)
+	}
+	defer unix.Close(pfd)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			done <- result{0, err}
+			return
+		}
+		defer unix.Close(fd)
+		buf := make([]byte, 1)
+		for {
+			n, err := unix.Read(fd, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			done <- result{n, err}
+			return
+		}
+	}()
+	var cancel [2]int
+	if err := unix.Pipe2(cancel[:], unix.O_CLOEXEC); err != nil {
+		return err
+	}
+	defer unix.Close(cancel[0])
+	defer unix.Close(cancel[1]) // closed first: wakes the watcher below
+	dead := make(chan struct{})
+	go func() {
+		fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}, {Fd: int32(cancel[0]), Events: unix.POLLIN}}
+		for {
+			_, err := unix.Poll(fds, -1)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if fds[0].Revents != 0 {
+			close(dead)
+		}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return fmt.Errorf("reading exec.fifo: %w", res.err)
+		}
+		if res.n != 1 {
+			return fmt.Errorf("container %q: the init exited before start", rec.ID)
+		}
+		return nil
+	case <-dead:
+		// Release our reader if it is still blocked in open.
+		if w, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+			unix.Close(w)
+		}
+		if res := <-done; res.err == nil && res.n == 1 {
+			return nil // it wrote, then exec'd and exited quickly
+		}
+		return fmt.Errorf("container %q: the init exited before start", rec.ID)
+	}
 }

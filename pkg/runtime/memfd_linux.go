@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +56,7 @@ func roBoundSelf() (*os.File, error) {
 		return f, nil
 	}
 	unix.Unmount(path, unix.MNT_DETACH)
+	collectStaleCopies()
 	if err := os.WriteFile(path, nil, 0o500); err != nil {
 		return nil, err
 	}
@@ -106,4 +108,23 @@ func sealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("sealing memfd: %w", err)
 	}
 	return mem, nil
+}
+
+// collectStaleCopies detaches the read-only copies of binaries that have
+// since been deleted (rebuilt, upgraded), so they stop pinning disk space.
+// Processes still running from one keep their reference.
+func collectStaleCopies() {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || !strings.HasPrefix(f[4], exeDir+"/") || !strings.HasSuffix(f[3], "//deleted") {
+			continue
+		}
+		if unix.Unmount(f[4], unix.MNT_DETACH) == nil {
+			os.Remove(f[4])
+		}
+	}
 }

@@ -48,7 +48,9 @@ type pathError struct {
 	err      error
 }
 
-func (e *pathError) Error() string { return e.op + " " + e.path + " (in the container root): " + e.err.Error() }
+func (e *pathError) Error() string {
+	return e.op + " " + e.path + " (in the container root): " + e.err.Error()
+}
 func (e *pathError) Unwrap() error { return e.err }
 
 // mkdirAllInRoot makes p (a directory, or an empty file when file is

@@ -113,8 +113,12 @@ func TestRunExitCodeAndIsolation(t *testing.T) {
 		{"pid 1 and hostname", []string{"sh", "-c", "echo pid=$$; hostname"}, func(s *specs.Spec) { s.Hostname = "boxy" }, 0, []string{"pid=1", "boxy"}},
 		{"root is the rootfs", []string{"cat", "/etc/group"}, nil, 0, []string{"root:x:0:"}},
 		{"env and cwd", []string{"sh", "-c", "echo $FOO; pwd"}, func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "FOO=bar"); s.Process.Cwd = "/tmp" }, 0, []string{"bar", "/tmp"}},
-		{"user and groups", []string{"id"}, func(s *specs.Spec) { s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}} }, 0, []string{"uid=1000", "gid=1000", "10", "20"}},
-		{"rlimits", []string{"sh", "-c", "ulimit -n"}, func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 400}} }, 0, []string{"321"}},
+		{"user and groups", []string{"id"}, func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}}
+		}, 0, []string{"uid=1000", "gid=1000", "10", "20"}},
+		{"rlimits", []string{"sh", "-c", "ulimit -n"}, func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 400}}
+		}, 0, []string{"321"}},
 		{"capabilities", []string{"grep", "Cap", "/proc/self/status"}, func(s *specs.Spec) {
 			c := []string{"CAP_KILL", "CAP_CHOWN"}
 			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c, Inheritable: c, Ambient: c}
@@ -212,7 +216,9 @@ func TestBadInput(t *testing.T) {
 		{"malformed config", func(b string, s *specs.Spec) { os.WriteFile(filepath.Join(b, "config.json"), []byte("{nope"), 0o644) }, "not a valid OCI config", errdefs.ErrInvalidArgument},
 		{"no config", func(b string, s *specs.Spec) { os.Remove(filepath.Join(b, "config.json")) }, "no config.json", errdefs.ErrNotFound},
 		{"missing rootfs", func(b string, s *specs.Spec) { s.Root.Path = "nothere" }, "root.path", errdefs.ErrNotFound},
-		{"unknown namespace", func(b string, s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}) }, `linux.namespaces[6].type "bogus"`, errdefs.ErrInvalidArgument},
+		{"unknown namespace", func(b string, s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, `linux.namespaces[6].type "bogus"`, errdefs.ErrInvalidArgument},
 		{"no args", func(b string, s *specs.Spec) { s.Process.Args = nil }, "process.args", errdefs.ErrInvalidArgument},
 		{"relative cwd", func(b string, s *specs.Spec) { s.Process.Cwd = "tmp" }, "process.cwd", errdefs.ErrInvalidArgument},
 		{"unknown rlimit", func(b string, s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }, "process.rlimits[0]", errdefs.ErrInvalidArgument},

@@ -13,6 +13,8 @@ const (
 	auditArchI386    = 0x40000003
 	auditArchAARCH64 = 0xc00000b7
 	auditArchARM     = 0x40000028
+	auditArchRISCV64 = 0xc00000f3
+	auditArchPPC64LE = 0xc0000015
 )
 
 // x32SyscallBit marks an x32 system call: x32 and x86_64 share one audit
@@ -37,8 +39,8 @@ type abi struct {
 	// argument is compared, as libseccomp does for 32-bit architectures.
 	arg32 bool
 	table map[string]uint32
-	// multiplexed is set on 32-bit x86, where socketcall and ipc reach the
-	// socket and SysV IPC calls too.
+	// multiplexed is set where socketcall and ipc reach the socket and SysV
+	// IPC calls too (32-bit x86, ppc64le).
 	multiplexed bool
 }
 
@@ -75,7 +77,7 @@ var x86_64Only = []string{
 	"query_module", "set_thread_area", "uselib", "vserver",
 }
 
-// Multiplexed calls of 32-bit x86: socketcall(2) and ipc(2) reach the socket
+// Multiplexed calls of 32-bit x86 and ppc: socketcall(2) and ipc(2) reach the socket
 // and SysV IPC calls by number in their first argument (linux/net.h, ipc.h),
 // besides the direct syscalls newer kernels have.
 var (
@@ -100,6 +102,8 @@ var abis = map[specs.Arch]*abi{
 	specs.ArchX86:     {name: specs.ArchX86, audit: auditArchI386, arg32: true, table: sysX86, multiplexed: true},
 	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: auditArchAARCH64, table: sysAARCH64},
 	specs.ArchARM:     {name: specs.ArchARM, audit: auditArchARM, arg32: true, table: armTable()},
+	specs.ArchRISCV64: {name: specs.ArchRISCV64, audit: auditArchRISCV64, table: sysRISCV64},
+	specs.ArchPPC64LE: {name: specs.ArchPPC64LE, audit: auditArchPPC64LE, table: sysPPC64LE, multiplexed: true},
 }
 
 // nativeArches are the ABIs a process on this GOARCH can call the kernel
@@ -114,6 +118,10 @@ func nativeArches() []specs.Arch {
 		return []specs.Arch{specs.ArchAARCH64, specs.ArchARM}
 	case "arm":
 		return []specs.Arch{specs.ArchARM}
+	case "riscv64":
+		return []specs.Arch{specs.ArchRISCV64}
+	case "ppc64le":
+		return []specs.Arch{specs.ArchPPC64LE}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -182,7 +183,7 @@ func (a *asm) abiSection(ab *abi, s *specs.LinuxSeccomp, def uint32) int {
 // collect resolves the profile's rules for one ABI into calls sorted by
 // number, dropping rules that only restate the default action.
 func collect(ab *abi, s *specs.LinuxSeccomp, def uint32) []*call {
-	byNr := map[uint32]*call{}
+	byNr := make(map[uint32]*call, 512)
 	get := func(nr uint32) *call {
 		c := byNr[nr]
 		if c == nil {
@@ -248,7 +249,7 @@ func collect(ab *abi, s *specs.LinuxSeccomp, def uint32) []*call {
 		}
 		calls = append(calls, c)
 	}
-	slices.SortFunc(calls, func(x, y *call) int { return int(int64(x.nr) - int64(y.nr)) })
+	slices.SortFunc(calls, func(x, y *call) int { return cmp.Compare(x.nr, y.nr) })
 	return calls
 }
 

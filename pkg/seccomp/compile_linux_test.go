@@ -495,3 +495,65 @@ func TestCompileRuleOrder(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCompileDockerDefault(b *testing.B) {
+	p := dockerProfile(b, dockerCaps)
+	for b.Loop() {
+		if _, err := Compile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestFilterPathLength reports how many instructions the kernel runs per
+// system call under docker's profile: the binary search keeps it short for
+// every call, where a linear filter grows with the call's position.
+func TestFilterPathLength(t *testing.T) {
+	prog, err := Compile(dockerProfile(t, dockerCaps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst, total, n := 0, 0, 0
+	for name, nr := range sysX86_64 {
+		steps := pathLength(t, prog, auditArchX86_64, nr)
+		total += steps
+		n++
+		if steps > worst {
+			worst = steps
+			t.Logf("longest so far: %s, %d instructions", name, steps)
+		}
+	}
+	t.Logf("x86_64: %d calls, %.1f instructions on average, %d at most", n, float64(total)/float64(n), worst)
+	if worst > 64 {
+		t.Errorf("a call runs %d instructions: the search is not logarithmic", worst)
+	}
+}
+
+// pathLength counts the instructions executed for one call (no arguments).
+func pathLength(t *testing.T, prog []unix.SockFilter, arch, nr uint32) int {
+	steps := 0
+	var acc uint32
+	data := map[uint32]uint32{0: nr, 4: arch}
+	for pc := 0; pc < len(prog); pc++ {
+		steps++
+		in := prog[pc]
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			acc = data[in.K]
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			acc &= in.K
+		case unix.BPF_JMP | unix.BPF_JA:
+			pc += int(in.K)
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
+			pc += int(pick(acc == in.K, in.Jt, in.Jf))
+		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
+			pc += int(pick(acc > in.K, in.Jt, in.Jf))
+		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
+			pc += int(pick(acc >= in.K, in.Jt, in.Jf))
+		case unix.BPF_RET | unix.BPF_K:
+			return steps
+		}
+	}
+	t.Fatalf("ran off the end")
+	return 0
+}

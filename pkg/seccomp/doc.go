@@ -19,7 +19,12 @@
 //     knows for the architecture fails with ENOSYS, so a C library falls back
 //     to an older call instead of treating EPERM as final;
 //   - on 32-bit ABIs (x86, x32, arm) only the low 32 bits of an argument are
-//     compared, as the kernel passes 32-bit values there.
+//     compared, as the kernel passes 32-bit values there;
+//   - on x86 and ppc64le a rule without conditions on a socket or SysV IPC
+//     call also covers that call made through socketcall(2) or ipc(2).
+//
+// Architectures with tables: x86_64, x86, x32, aarch64, arm, riscv64 and
+// ppc64le; others a profile lists are skipped.
 //
 // SCMP_ACT_NOTIFY (user-space notification) and a listenerPath are not
 // supported: Compile returns an error wrapping errdefs.ErrNotImplemented.

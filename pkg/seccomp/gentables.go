@@ -29,6 +29,8 @@ var tables = []struct{ name, file string }{
 	{"sysX86", "zsysnum_linux_386.go"},
 	{"sysAARCH64", "zsysnum_linux_arm64.go"},
 	{"sysARM", "zsysnum_linux_arm.go"},
+	{"sysRISCV64", "zsysnum_linux_riscv64.go"},
+	{"sysPPC64LE", "zsysnum_linux_ppc64le.go"},
 }
 
 func main() {

@@ -126,9 +126,10 @@ func Unmount(target string) error {
 	return nil
 }
 
-// syncFS flushes the filesystem that holds dir, so an unpacked layer is on
-// disk before it is renamed into place.
-func syncFS(dir string) {
+// SyncFS flushes the filesystem that holds dir, so an unpacked layer is on
+// disk before it is renamed into place. One call covers every layer (and
+// blob) written on that filesystem so far.
+func SyncFS(dir string) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return

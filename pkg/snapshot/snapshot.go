@@ -224,9 +224,12 @@ func (s *Store) Apply(ctx context.Context, parent, diffID digest.Digest, r io.Re
 // a chain. Layers of one image unpack in parallel (an overlay layer does
 // not depend on the ones below it) and are committed bottom up.
 type Unpacked struct {
-	s      *Store
-	tmp    string
-	done   func()
+	s    *Store
+	tmp  string
+	done func()
+	// Synced says the caller flushed the filesystem (SyncFS) after the
+	// unpack, so Commit need not.
+	Synced bool
 	DiffID digest.Digest
 	Size   int64
 }
@@ -277,7 +280,7 @@ func (u *Unpacked) Commit(parent digest.Digest) (digest.Digest, error) {
 	if u.s.Has(chain) {
 		return chain, nil
 	}
-	if err := u.s.commitDir(u.tmp, Info{ChainID: chain, Parent: parent, DiffID: u.DiffID, Size: u.Size}); err != nil {
+	if err := u.s.commitDir(u.tmp, Info{ChainID: chain, Parent: parent, DiffID: u.DiffID, Size: u.Size}, u.Synced); err != nil {
 		return "", err
 	}
 	return chain, nil
@@ -295,13 +298,15 @@ func (u *Unpacked) Close() error {
 
 // commitDir makes tmp (holding fs/) the committed snapshot info.ChainID.
 // Losing a race to another process that committed the same chain is fine.
-func (s *Store) commitDir(tmp string, info Info) error {
+func (s *Store) commitDir(tmp string, info Info, synced bool) error {
 	info.Link = newLink()
 	info.Created = time.Now().UTC()
 	if err := writeJSON(filepath.Join(tmp, "meta.json"), info); err != nil {
 		return err
 	}
-	syncFS(tmp)
+	if !synced {
+		SyncFS(tmp)
+	}
 	dst, _ := s.layerDir(info.ChainID)
 	if err := os.Rename(tmp, dst); err != nil {
 		if s.Has(info.ChainID) {
@@ -565,7 +570,7 @@ func (s *Store) Commit(ctx context.Context, key string) (Layer, error) {
 			done()
 			return Layer{}, fmt.Errorf("committing snapshot %q: %w", key, err)
 		}
-		err = s.commitDir(tmp, Info{ChainID: l.ChainID, Parent: a.Parent, DiffID: l.DiffID, Size: cw.n})
+		err = s.commitDir(tmp, Info{ChainID: l.ChainID, Parent: a.Parent, DiffID: l.DiffID, Size: cw.n}, false)
 		done()
 		if err != nil {
 			return Layer{}, err

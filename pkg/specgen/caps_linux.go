@@ -13,6 +13,11 @@ import (
 	"github.com/berth/berth/pkg/errdefs"
 )
 
+// AllCapabilities returns every capability a container started from this
+// process can hold (known to the kernel and in this process's bounding set),
+// in kernel order: what "privileged" and "ALL" mean.
+func AllCapabilities() []string { return slices.Clone(availableCaps()) }
+
 // availableCaps are the capabilities a container started from this process
 // can hold: known to the kernel and in this process's bounding set. "All
 // capabilities" means these, so a privileged container works under a

@@ -446,3 +446,11 @@ func TestParseUlimit(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		if _, err := New(base()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -218,6 +218,9 @@ func readInRoot(root, rel string, limit int64) ([]byte, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, fmt.Errorf("/%s is not a regular file: %w", rel, errdefs.ErrInvalidArgument)
 	}
+	if st.Size > limit {
+		return nil, fmt.Errorf("/%s is larger than %d bytes: %w", rel, limit, errdefs.ErrInvalidArgument)
+	}
 	// Reopen the checked inode itself, through its /proc link, for reading.
 	rfd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {

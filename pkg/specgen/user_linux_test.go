@@ -126,6 +126,12 @@ func TestResolveUserHostile(t *testing.T) {
 		{"a directory", func(t *testing.T, etc string) {
 			must(t, os.Mkdir(filepath.Join(etc, "passwd"), 0o755))
 		}, true},
+		{"a huge (sparse) file", func(t *testing.T, etc string) {
+			f, err := os.Create(filepath.Join(etc, "passwd"))
+			must(t, err)
+			must(t, f.Truncate(maxIDFile+1))
+			must(t, f.Close())
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -248,7 +248,8 @@ func TestBuildErrors(t *testing.T) {
 	if strings.Contains(string(mi), e.root) {
 		t.Errorf("mounts left under %s", e.root)
 	}
-	if out, _ := exec.Command("runc", "--root", filepath.Join(e.run, "build-runtime"), "list", "-q").Output(); strings.TrimSpace(string(out)) != "" {
-		t.Errorf("containers left: %s", out)
+	// Whichever runtime ran the steps, its state directory holds no container.
+	if ents, _ := os.ReadDir(filepath.Join(e.run, "build-runtime")); len(ents) != 0 {
+		t.Errorf("runtime state left: %d entries", len(ents))
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth/berth/internal/testutil"
+	"github.com/berth/berth/pkg/network"
 )
 
 // engineEnv is one isolated engine: its own root, runroot and rootfs.
@@ -38,6 +40,12 @@ func newEngineEnv(t *testing.T) *engineEnv {
 		out, _, _ := e.berth("ps", "-aq", "--no-trunc")
 		for _, id := range strings.Fields(out) {
 			e.berth("rm", "-f", "-v", id)
+		}
+		// Drop this root's networks, bridge and nftables table.
+		if m, err := network.Open(e.root, e.runroot); err == nil {
+			if err := m.Destroy(context.Background()); err != nil {
+				t.Errorf("removing the test's networks: %v", err)
+			}
 		}
 	})
 	return e
@@ -243,8 +251,8 @@ func TestEngineLifecycle(t *testing.T) {
 
 func TestEngineMonitorKilled(t *testing.T) {
 	e := newEngineEnv(t)
-	e.mustRunD([]string{"--name", "orphan"}, "sleep", "60")
-	e.mustRunD([]string{"--name", "phoenix", "--restart", "always"}, "sleep", "60")
+	e.mustRunD([]string{"--name", "orphan"}, "sleep", "600")
+	e.mustRunD([]string{"--name", "phoenix", "--restart", "always"}, "sleep", "600")
 	for _, name := range []string{"orphan", "phoenix"} {
 		pid, _ := strconv.Atoi(e.inspect(name, "{{.State.MonitorPid}}"))
 		if pid <= 0 {
@@ -275,7 +283,7 @@ func TestEngineRestartAndHealth(t *testing.T) {
 	if out, _, _ := e.berth("logs", "flaky"); strings.Count(out, "try") != 3 {
 		t.Errorf("logs after 2 restarts: %q", out)
 	}
-	e.mustRunD([]string{"--name", "doc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms", "--health-retries", "2"}, "sleep", "60")
+	e.mustRunD([]string{"--name", "doc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms", "--health-retries", "2"}, "sleep", "600")
 	eventually(t, 30*time.Second, "unhealthy", func() bool { return e.inspect("doc", "{{.State.Health.Status}}") == "unhealthy" })
 	if _, _, code := e.berth("exec", "doc", "touch", "/tmp/ok"); code != 0 {
 		t.Fatal("exec touch failed")
@@ -371,7 +379,9 @@ func TestEngineResourceLimits(t *testing.T) {
 		time.Sleep(2 * time.Second) // a measurement window, not synchronisation
 		c1, t1 := usage()
 		share := float64(c1-c0) / float64(t1.Sub(t0).Nanoseconds())
-		if share > 0.75 || share < 0.1 {
+		// The quota is the upper bound; the lower one only shows the loop ran
+		// (a loaded machine may give it little).
+		if share > 0.75 || share < 0.05 {
 			t.Fatalf("busy loop used %.2f of a core under --cpus 0.5", share)
 		}
 	})
@@ -388,7 +398,7 @@ func TestEngineParallelRuns(t *testing.T) {
 			defer wg.Done()
 			var stdout, stderr bytes.Buffer
 			cmd := exec.Command(e.bin, "--root", e.root, "--runroot", e.runroot, "run", "-d", "--network", "none",
-				"--name", fmt.Sprintf("par%d", i), "--rootfs", e.rootfs, "sleep", "60")
+				"--name", fmt.Sprintf("par%d", i), "--rootfs", e.rootfs, "sleep", "600")
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
 				errs <- fmt.Sprintf("run %d: %v: %s", i, err, stderr.String())
@@ -442,6 +452,27 @@ func TestEngineImageAndNetworks(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
 	})
+	t.Run("image config is honoured", func(t *testing.T) {
+		ref := "berth-e2e-config:latest"
+		if _, errOut, code := e.berth("import", "-c", "VOLUME /data", "-c", "ENV GREETING=hi", "-c", "WORKDIR /data",
+			"-c", `CMD ["sh","-c","echo $GREETING from $(pwd)"]`, "-c", "STOPSIGNAL SIGUSR1", testutil.RootfsTar(t), ref); code != 0 {
+			t.Fatalf("import: %s", errOut)
+		}
+		out, errOut, code := e.berth("run", "--name", "cfg", "--network", "none", ref)
+		if code != 0 || out != "hi from /data\n" {
+			t.Fatalf("run: exit %d, %q, %s", code, out, errOut)
+		}
+		if got := e.inspect("cfg", "{{.Config.StopSignal}} {{(index .Mounts 0).Destination}} {{(index .Mounts 0).Anonymous}}"); got != "SIGUSR1 /data true" {
+			t.Fatalf("inspect: %q", got)
+		}
+		vol := e.inspect("cfg", "{{(index .Mounts 0).Name}}")
+		if _, errOut, code := e.berth("rm", "-v", "cfg"); code != 0 {
+			t.Fatal(errOut)
+		}
+		if out, _, _ := e.berth("volume", "ls", "-q"); strings.Contains(out, vol) {
+			t.Fatalf("rm -v left the anonymous volume %s", vol)
+		}
+	})
 	t.Run("image rootfs is copy-on-write", func(t *testing.T) {
 		if _, errOut, code := e.berth("run", "--rm", "--network", "none", img, "sh", "-c", "echo x > /etc/passwd"); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
@@ -487,8 +518,8 @@ func TestEngineImageAndNetworks(t *testing.T) {
 			t.Fatalf("network create: %s", errOut)
 		}
 		t.Cleanup(func() { e.berth("network", "rm", netName) })
-		e.berth("run", "-d", "--name", "alpha", "--network", netName, img, "sleep", "60")
-		e.berth("run", "-d", "--name", "beta", "--network", netName, img, "sleep", "60")
+		e.berth("run", "-d", "--name", "alpha", "--network", netName, img, "sleep", "600")
+		e.berth("run", "-d", "--name", "beta", "--network", netName, img, "sleep", "600")
 		for _, pair := range [][2]string{{"alpha", "beta"}, {"beta", "alpha"}} {
 			out, errOut, code := e.berth("exec", pair[0], "ping", "-c", "1", "-W", "5", pair[1])
 			if code != 0 {
@@ -509,8 +540,9 @@ func TestEngineParallelHealthyOnBridge(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			// Each check is a runtime exec: 50 of them every 5 s fit in 2 cores.
 			_, errOut, code := e.berth("run", "-d", "--name", fmt.Sprintf("h%d", i), "--health-cmd", "true",
-				"--health-interval", "1s", img, "sleep", "300")
+				"--health-interval", "5s", img, "sleep", "600")
 			if code != 0 {
 				errs <- fmt.Sprintf("run %d: exit %d: %s", i, code, errOut)
 			}
@@ -521,7 +553,7 @@ func TestEngineParallelHealthyOnBridge(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	eventually(t, 120*time.Second, "50 healthy containers", func() bool {
+	eventually(t, 300*time.Second, "50 healthy containers", func() bool {
 		out, _, _ := e.berth("ps", "--filter", "health=healthy", "-q")
 		return len(strings.Fields(out)) == n
 	})
@@ -533,5 +565,69 @@ func TestEngineParallelHealthyOnBridge(t *testing.T) {
 			t.Fatalf("container h%d has address %q (duplicate or missing); ps: %s", i, ip, out)
 		}
 		ips[ip] = true
+	}
+}
+
+func TestEngineInspectionVerbs(t *testing.T) {
+	e := newEngineEnv(t)
+	e.mustRunD([]string{"--name", "box", "--label", "tier=web"}, "sh", "-c", "echo hi > /tmp/in-box; exec sleep 600")
+	eventually(t, 10*time.Second, "the file in the container", func() bool {
+		_, _, code := e.berth("exec", "box", "test", "-f", "/tmp/in-box")
+		return code == 0
+	})
+	// cp both ways.
+	dir := t.TempDir()
+	if _, errOut, code := e.berth("cp", "box:/tmp/in-box", dir); code != 0 {
+		t.Fatalf("cp out: %s", errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "in-box")); string(b) != "hi\n" {
+		t.Fatalf("copied out %q", b)
+	}
+	os.WriteFile(filepath.Join(dir, "to-box"), []byte("there\n"), 0o644)
+	if _, errOut, code := e.berth("cp", filepath.Join(dir, "to-box"), "box:/tmp/"); code != 0 {
+		t.Fatalf("cp in: %s", errOut)
+	}
+	if out, _, _ := e.berth("exec", "box", "cat", "/tmp/to-box"); out != "there\n" {
+		t.Fatalf("copied in %q", out)
+	}
+	// top lists the container's process; stats reads its cgroup.
+	if out, _, code := e.berth("top", "box"); code != 0 || !strings.Contains(out, "sleep 600") {
+		t.Fatalf("top: %d %q", code, out)
+	}
+	if out, _, code := e.berth("stats", "--no-stream", "box"); code != 0 || !strings.Contains(out, "box") || !strings.Contains(out, "MEM USAGE") {
+		t.Fatalf("stats: %d %q", code, out)
+	}
+	// ps filters and formats.
+	if out, _, _ := e.berth("ps", "--filter", "label=tier=web", "--format", "{{.Names}} {{.Label \"tier\"}}"); strings.TrimSpace(out) != "box web" {
+		t.Fatalf("ps filter: %q", out)
+	}
+	if out, _, _ := e.berth("ps", "--filter", "label=tier=db", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("ps filter matched: %q", out)
+	}
+	if out, _, _ := e.berth("inspect", "box"); !strings.Contains(out, `"Status": "running"`) || !strings.HasPrefix(out, "[") {
+		t.Fatalf("inspect JSON: %.200s", out)
+	}
+	// Volumes: in use, then removed.
+	vol := fmt.Sprintf("berth-e2e-v%d", os.Getpid())
+	e.berth("volume", "create", vol)
+	e.mustRunD([]string{"--name", "user", "-v", vol + ":/v"}, "sleep", "600")
+	if _, errOut, code := e.berth("volume", "rm", vol); code == 0 || !strings.Contains(errOut, "in use") {
+		t.Fatalf("volume rm in use: %d %s", code, errOut)
+	}
+	e.berth("rm", "-f", "user")
+	if _, errOut, code := e.berth("volume", "rm", vol); code != 0 {
+		t.Fatalf("volume rm: %s", errOut)
+	}
+	// container prune removes stopped containers only.
+	e.run([]string{"--name", "done"}, "true")
+	out, _, _ := e.berth("container", "prune", "-f")
+	if !strings.Contains(out, "Deleted Containers") {
+		t.Fatalf("prune: %q", out)
+	}
+	if _, _, code := e.berth("inspect", "done"); code == 0 {
+		t.Fatal("prune left the stopped container")
+	}
+	if _, _, code := e.berth("inspect", "box"); code != 0 {
+		t.Fatal("prune removed a running container")
 	}
 }

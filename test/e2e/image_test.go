@@ -61,6 +61,28 @@ func TestImageLifecycle(t *testing.T) {
 	if out := berthIn(t, root, "history", "busybox"); !strings.Contains(out, "berth import") {
 		t.Errorf("history = %q", out)
 	}
+	var row map[string]string
+	out = berthIn(t, root, "images", "--format", "json", "--filter", "reference=busybox")
+	if err := json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &row); err != nil || row["Repository"] != "busybox" || row["Tag"] != "latest" || row["ID"] != id[7:19] {
+		t.Errorf("images --format json --filter reference=busybox = %q (%v)", out, err)
+	}
+	if out := berthIn(t, root, "images", "-q", "--filter", "dangling=true"); out != "" {
+		t.Errorf("dangling images: %q", out)
+	}
+	if out := berthIn(t, root, "system", "df"); !strings.Contains(out, "Images       1") {
+		t.Errorf("system df = %q", out)
+	}
+	// An untagged copy is dangling, and image prune removes it.
+	berthIn(t, root, "import", testutil.RootfsTar(t))
+	if out := berthIn(t, root, "images", "-q", "--filter", "dangling=true"); strings.TrimSpace(out) == "" {
+		t.Error("untagged import is not listed as dangling")
+	}
+	if out := berthIn(t, root, "image", "prune"); !strings.Contains(out, "deleted: sha256:") {
+		t.Errorf("image prune = %q", out)
+	}
+	if out := berthIn(t, root, "images", "-q", "--filter", "dangling=true"); out != "" {
+		t.Errorf("dangling images after prune: %q", out)
+	}
 	archive := filepath.Join(t.TempDir(), "img.tar")
 	berthIn(t, root, "save", "-o", archive, "busybox")
 	other := t.TempDir()

@@ -340,3 +340,43 @@ func TestRegistryBerth(t *testing.T) {
 	dig := craneImage(t, crane, cref)
 	berthIn(t, fresh, "pull", "-q", reg.Addr+"/crane/busybox@"+dig)
 }
+
+// TestRegistryConfigFile: settings from --config, overridden by flags; bad
+// flags and files are usage errors.
+func TestRegistryConfigFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "registry.json")
+	if err := os.WriteFile(cfg, []byte(`{"readOnly":true,"noAccessLog":true,"gcGrace":"2h"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := testutil.StartRegistry(t, "", "--config", cfg)
+	resp, err := http.Post("http://"+reg.Addr+"/v2/x/blobs/uploads/", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("push to a read-only registry: %d", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + reg.Addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz: %d", resp.StatusCode)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"registry", "serve", "--config", filepath.Join(t.TempDir(), "missing.json")}, "reading registry config"},
+		{[]string{"registry", "serve", "--tls-cert", "c.pem", "--root", t.TempDir()}, "--tls-cert and --tls-key"},
+		{[]string{"registry", "serve", "--htpasswd", filepath.Join(t.TempDir(), "none"), "--root", t.TempDir(), "--addr", "127.0.0.1:0"}, "htpasswd"},
+		{[]string{"registry", "gc", "extra"}, "requires exactly 0"},
+	} {
+		_, stderr, code := run(t, "berth", tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("berth %v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

@@ -80,7 +80,7 @@ func TestCopyConfined(t *testing.T) {
 	dst, ddir := mkTree(t)
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(sdir, "f"), []byte("data"), 0o644)
-	os.Symlink(outside, filepath.Join(ddir, "etc"))         // absolute, to a host dir
+	os.Symlink(outside, filepath.Join(ddir, "etc"))            // absolute, to a host dir
 	os.Symlink("../../../"+outside, filepath.Join(ddir, "up")) // relative, climbing
 	for _, dest := range []string{"/etc/", "/up/"} {
 		if err := src.Copy("f", dst, dest, true, Options{}); err != nil {

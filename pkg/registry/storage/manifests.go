@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -153,7 +154,7 @@ func (s *Store) PutManifest(name string, d Digest, mt string, data []byte, m *Ma
 		bd := Digest(b.Digest)
 		size, err := s.holdBlob(name, bd)
 		if err != nil {
-			if notExist(err) || errorsIs(err, ErrBlobUnknown) {
+			if notExist(err) || errors.Is(err, ErrBlobUnknown) {
 				if opts.AllowMissing {
 					continue
 				}
@@ -168,7 +169,7 @@ func (s *Store) PutManifest(name string, d Digest, mt string, data []byte, m *Ma
 	for _, c := range m.Manifests {
 		cd := Digest(c.Digest)
 		if err := s.holdManifest(name, cd); err != nil {
-			if errorsIs(err, ErrManifestUnknown) {
+			if errors.Is(err, ErrManifestUnknown) {
 				if opts.AllowMissing {
 					continue
 				}

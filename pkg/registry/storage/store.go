@@ -77,6 +77,20 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// Check reports whether the store's directories are there and usable.
+func (s *Store) Check() error {
+	for _, d := range []string{"blobs", "uploads", "repos"} {
+		fi, err := os.Stat(filepath.Join(s.root, d))
+		if err != nil {
+			return fmt.Errorf("registry store: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("registry store: %s is not a directory", d)
+		}
+	}
+	return nil
+}
+
 // Root is the directory the store lives in.
 func (s *Store) Root() string { return s.root }
 
@@ -160,5 +174,3 @@ func randomID() string {
 }
 
 func notExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
