@@ -18,7 +18,9 @@ import (
 
 // openEngine opens the container engine under the global state roots.
 func openEngine(opts *Options) (*engine.Engine, error) {
-	eo := engine.Options{Root: opts.Root, RunRoot: opts.RunRoot, Runtime: defaultRuntime()}
+	// berth-runtime runs in process (this binary is its re-executed init);
+	// BERTH_NO_FASTPATH=1 execs it like any other runtime.
+	eo := engine.Options{Root: opts.Root, RunRoot: opts.RunRoot, Runtime: defaultRuntime(), FastPath: os.Getenv("BERTH_NO_FASTPATH") == ""}
 	if err := engineBackends(opts, &eo); err != nil {
 		return nil, err
 	}
