@@ -16,8 +16,11 @@ build: bin/berth bin/berth-runtime
 bin/berth: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/berth
 
-bin/berth-runtime: bin/berth
-	ln -sf berth $@
+# The runtime is its own lean binary (cmd/berth-runtime): runtime invocations
+# and container inits skip the start-up of the whole of berth.
+bin/berth-runtime: FORCE
+	rm -f $@
+	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/berth-runtime
 
 deps:
 	scripts/deps.sh

@@ -10,11 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/runtimecli"
 	"github.com/berth/berth/pkg/errdefs"
 )
 
-// RuntimeName is the program name under which berth acts as a runc-compatible OCI runtime.
-const RuntimeName = "berth-runtime"
+// RuntimeName is the program name under which berth acts as a runc-compatible
+// OCI runtime. make builds a lean bin/berth-runtime (cmd/berth-runtime); a
+// link named berth-runtime to the full binary still works.
+const RuntimeName = runtimecli.Name
 
 // Main runs the command line given in args (args[0] is the program name) and
 // returns the process exit code. It never exits itself, so it can be tested.
@@ -23,7 +26,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := "berth"
 	if len(args) > 0 && filepath.Base(args[0]) == RuntimeName {
 		name = RuntimeName
-		cmd = NewRuntimeCmd(name)
+		cmd = runtimecli.NewRuntimeCmd(name)
 	} else {
 		cmd = NewRootCmd()
 	}

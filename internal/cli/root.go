@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/internal/runtimecli"
 )
 
 // Options are the global flags every subcommand sees.
@@ -50,7 +52,7 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 
 	root.AddCommand(
 		NewCmdVersion(opts),
-		NewRuntimeCmd("runtime"),
+		runtimecli.NewRuntimeCmd("runtime"),
 		NewCmdImage(opts),
 		NewCmdImport(opts),
 		NewCmdRegistry(opts),

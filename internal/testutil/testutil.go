@@ -109,7 +109,8 @@ var binOnce struct {
 
 // BerthBinary returns the path of a berth binary for end-to-end tests:
 // BERTH_BIN when set (make test sets it), otherwise one built from this tree
-// once per test process. A berth-runtime link sits beside it.
+// once per test process. The lean berth-runtime binary (cmd/berth-runtime)
+// sits beside it.
 func BerthBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -129,8 +130,10 @@ func BerthBinary(t testing.TB) string {
 			binOnce.err = &buildError{"go build", err, out}
 			return
 		}
-		if err := os.Symlink("berth", filepath.Join(dir, "berth-runtime")); err != nil {
-			binOnce.err = err
+		cmd = exec.Command("go", "build", "-o", filepath.Join(dir, "berth-runtime"), "./cmd/berth-runtime")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binOnce.err = &buildError{"go build berth-runtime", err, out}
 			return
 		}
 		binOnce.path = p

@@ -1,8 +1,15 @@
-package cli
+// Package runtimecli is the command line of berth-runtime, berth's
+// runc-compatible OCI runtime. It links only the runtime (pkg/runtime,
+// pkg/cgroups, pkg/seccomp, cobra, runtime-spec) so that the separate
+// berth-runtime binary, and the container init it re-executes, start fast;
+// the full berth binary mounts the same tree as `berth runtime`.
+package runtimecli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -10,8 +17,30 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth/berth/internal/version"
+	"github.com/berth/berth/pkg/errdefs"
 	"github.com/berth/berth/pkg/runtime"
 )
+
+// Name is the program name of the runtime binary.
+const Name = "berth-runtime"
+
+// Main runs the berth-runtime command line given in args (args[0] is the
+// program name) and returns the process exit code. It never exits itself.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := NewRuntimeCmd(Name)
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.SetIn(nil)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && err.Error() != "" {
+		fmt.Fprintf(stderr, "%s: %v\n", Name, err)
+	}
+	return errdefs.ExitCode(err)
+}
 
 // RuntimeOptions are runc's global flags, which callers (containerd's shim,
 // conmon) put before the subcommand.
