@@ -75,7 +75,7 @@ func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
 	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "log driver options (max-size=, max-file=)")
 	fs.StringVar(&f.rootfs, "rootfs", "", "run from this directory as the rootfs instead of an image (the directory is not modified)")
-	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime binary (env BERTH_RUNTIME; default runc)")
+	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime binary (env BERTH_RUNTIME; default berth-runtime beside berth, else runc)")
 }
 
 // request turns the flags and IMAGE [CMD...] into an engine request.

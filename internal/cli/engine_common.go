@@ -18,32 +18,53 @@ import (
 
 // openEngine opens the container engine under the global state roots.
 func openEngine(opts *Options) (*engine.Engine, error) {
-	eo := engine.Options{Root: opts.Root, RunRoot: opts.RunRoot, Runtime: defaultRuntime()}
+	// berth-runtime runs in process (this binary is its re-executed init);
+	// BERTH_NO_FASTPATH=1 execs it like any other runtime.
+	eo := engine.Options{Root: opts.Root, RunRoot: opts.RunRoot, Runtime: defaultRuntime(), FastPath: os.Getenv("BERTH_NO_FASTPATH") == ""}
 	if err := engineBackends(opts, &eo); err != nil {
 		return nil, err
 	}
 	return engine.New(eo)
 }
 
-// defaultRuntime is BERTH_RUNTIME or runc (berth-runtime becomes the
-// default once it runs docker's default seccomp profile).
-func defaultRuntime() string { return resolveRuntime(envOr("BERTH_RUNTIME", "runc")) }
+// defaultRuntime is BERTH_RUNTIME, else berth's own runtime (berth-runtime
+// beside this executable), else runc.
+func defaultRuntime() string {
+	if name := os.Getenv("BERTH_RUNTIME"); name != "" {
+		return resolveRuntime(name)
+	}
+	if p := siblingRuntime(); p != "" {
+		return p
+	}
+	return resolveRuntime("runc")
+}
 
-// resolveRuntime turns a runtime name into a path: a name on PATH, or
-// berth-runtime beside this executable.
+// siblingRuntime is berth-runtime beside this executable, or "".
+func siblingRuntime() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(self), RuntimeName)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// resolveRuntime turns a runtime name into a path: berth-runtime beside
+// this executable (the same build), or a name on PATH.
 func resolveRuntime(name string) string {
 	if strings.Contains(name, "/") {
 		return name
 	}
+	if name == RuntimeName {
+		if p := siblingRuntime(); p != "" {
+			return p
+		}
+	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p
-	}
-	if self, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(self), name); name == RuntimeName {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
 	}
 	return name
 }

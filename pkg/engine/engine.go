@@ -37,6 +37,11 @@ type Options struct {
 	Images ImageStore
 	// Network attaches containers to bridge networks; nil means only none and host.
 	Network Network
+	// FastPath runs berth's own runtime (a Runtime binary named
+	// berth-runtime) in process instead of exec'ing it. Only a program
+	// whose main calls runtime.ChildMain (the berth binary) may set it:
+	// the runtime re-executes that program as the container's init.
+	FastPath bool
 	// MonitorCommand is the argv that starts a monitor; the container ID is
 	// appended. Default: this executable with its global flags and "monitor".
 	MonitorCommand []string
@@ -98,7 +103,13 @@ func (e *Engine) RuntimeFor(c *Container) Runtime {
 	if bin == "" {
 		bin = e.opts.Runtime
 	}
-	return &RuncCLI{Binary: bin, Root: filepath.Join(e.opts.RunRoot, "runtime"), LogDir: filepath.Join(e.opts.RunRoot, "runtime-logs"), Reaper: e.reaper}
+	cli := &RuncCLI{Binary: bin, Root: filepath.Join(e.opts.RunRoot, "runtime"), LogDir: filepath.Join(e.opts.RunRoot, "runtime-logs"), Reaper: e.reaper}
+	if e.opts.FastPath && filepath.Base(bin) == OwnRuntimeName {
+		if rt, err := NewInProcess(cli); err == nil {
+			return rt
+		}
+	}
+	return cli
 }
 
 // Resolve turns a name, ID or unique ID prefix into a container ID.

@@ -17,6 +17,9 @@ import (
 // are started through the Reaper so their exit status is not lost to that
 // wildcard wait.
 type Reaper struct {
+	// hold, while locked, keeps the wildcard wait off (an in-process
+	// runtime waiting for children it started itself).
+	hold    sync.Mutex
 	mu      sync.Mutex
 	waiters map[int]chan unix.WaitStatus
 	// exited holds statuses nobody asked for yet (a child that ended
@@ -38,6 +41,8 @@ func NewReaper() *Reaper {
 }
 
 func (r *Reaper) reapAll() {
+	r.hold.Lock()
+	defer r.hold.Unlock()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -96,4 +101,14 @@ func (r *Reaper) Run(cmd *exec.Cmd) (unix.WaitStatus, error) {
 	ws := <-ch
 	cmd.Process.Release()
 	return ws, nil
+}
+
+// Hold stops the wildcard wait until the returned func is called, so that
+// code in this process may wait for its own children (exec.Cmd.Wait).
+func (r *Reaper) Hold() func() {
+	r.hold.Lock()
+	return func() {
+		r.hold.Unlock()
+		go r.reapAll() // what ended meanwhile
+	}
 }
