@@ -52,6 +52,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 	})
 	ns := fmt.Sprintf("berth-%d", time.Now().UnixNano())
+	// The shim keeps berth-runtime's state root per namespace.
+	t.Cleanup(func() { os.Remove(filepath.Join("/run/containerd/runc", ns)) })
 	ctr := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		cmd := exec.Command(ctrBin, append([]string{"--address", sock, "--namespace", ns}, args...)...)
