@@ -192,7 +192,7 @@ func TestPodmanRuntimeLifecycle(t *testing.T) {
 	}
 
 	// The state podman reads back from the runtime.
-	waitForPodman(t, func() bool { return strings.Contains(p.must(t, "logs", name), "started") }, "the container's first output in podman logs")
+	pollUntil(t, func() bool { return strings.Contains(p.must(t, "logs", name), "started") }, "the container's first output in podman logs")
 	if got := strings.TrimSpace(p.must(t, "inspect", "--format", "{{.State.Status}} {{.OCIRuntime}}", name)); !strings.HasPrefix(got, "running ") || !strings.HasSuffix(got, "berth-runtime") {
 		t.Errorf("inspect: %q, want running with berth-runtime", got)
 	}
@@ -213,7 +213,7 @@ func TestPodmanRuntimeLifecycle(t *testing.T) {
 	}
 	// A detached exec keeps running inside the container.
 	p.must(t, "exec", "-d", name, "sh", "-c", "echo detached > /tmp/d; sleep 1000")
-	waitForPodman(t, func() bool {
+	pollUntil(t, func() bool {
 		out, _, _ := p.run(t, "exec", name, "cat", "/tmp/d")
 		return strings.Contains(out, "detached")
 	}, "the detached exec's output")
@@ -249,7 +249,7 @@ func TestPodmanRuntimeLifecycle(t *testing.T) {
 
 	// A stopped container starts again.
 	p.must(t, "start", name)
-	waitForPodman(t, func() bool {
+	pollUntil(t, func() bool {
 		return strings.Count(p.must(t, "logs", name), "started") == 2
 	}, "the restarted container's output")
 	p.must(t, "kill", "--signal", "KILL", name)
@@ -288,7 +288,7 @@ func TestPodmanRuntimeRmForce(t *testing.T) {
 }
 
 // waitFor polls cond until it holds or a deadline passes.
-func waitForPodman(t *testing.T, cond func() bool, what string) {
+func pollUntil(t *testing.T, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
