@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -62,13 +63,21 @@ func (r *InProcess) Create(ctx context.Context, id, bundle string, cio CreateIO)
 		return 0, err
 	}
 	release := r.hold()
+	// The pid comes back directly: the pid file is written here, without
+	// the fsync the runtime's CLI contract needs.
 	pid, err := r.rt.Create(id, &runtime.CreateOptions{
-		Bundle: bundle, PidFile: cio.PidFile, ConsoleSocket: cio.ConsoleSocket,
+		Bundle: bundle, ConsoleSocket: cio.ConsoleSocket,
 		Stdin: cio.Stdin, Stdout: cio.Stdout, Stderr: cio.Stderr,
 	})
 	release()
 	if err != nil {
 		return 0, inprocError("create", err)
+	}
+	if cio.PidFile != "" {
+		if err := writeFile(cio.PidFile, []byte(strconv.Itoa(pid)), 0o644, false); err != nil {
+			r.Delete(ctx, id, true)
+			return 0, fmt.Errorf("writing pid file: %w", err)
+		}
 	}
 	return pid, nil
 }
