@@ -18,7 +18,10 @@ import (
 // its image so that `image rm` refuses to remove it.
 type StoreImages struct{ Store *image.Store }
 
-var _ ImageStore = StoreImages{}
+var (
+	_ ImageStore      = StoreImages{}
+	_ VolatileMounter = StoreImages{}
+)
 
 // Resolve implements ImageStore.
 func (s StoreImages) Resolve(ctx context.Context, ref string) (*Image, error) {
@@ -59,6 +62,27 @@ func (s StoreImages) Mount(ctx context.Context, key, target string) error {
 	ms, err := s.Store.Snapshots().Mounts(ctx, key)
 	if err != nil {
 		return err
+	}
+	return snapshot.MountAll(ms, target)
+}
+
+// MountVolatile implements VolatileMounter: the snapshot's overlay is
+// mounted with "volatile" (no syncfs of the writable layer, at unmount
+// either), falling back to a plain mount on kernels without it (< 5.10).
+func (s StoreImages) MountVolatile(ctx context.Context, key, target string) error {
+	ms, err := s.Store.Snapshots().Mounts(ctx, key)
+	if err != nil {
+		return err
+	}
+	vms := make([]snapshot.Mount, len(ms))
+	copy(vms, ms)
+	for i := range vms {
+		if vms[i].Type == "overlay" {
+			vms[i].Options = append(append([]string{}, vms[i].Options...), "volatile")
+		}
+	}
+	if err := snapshot.MountAll(vms, target); err == nil {
+		return nil
 	}
 	return snapshot.MountAll(ms, target)
 }

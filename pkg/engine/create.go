@@ -27,6 +27,15 @@ type ImageStore interface {
 	Remove(ctx context.Context, key, imageID string) error
 }
 
+// VolatileMounter is an ImageStore that can mount a rootfs whose writable
+// layer is never synced to disk (overlayfs "volatile"). The engine uses it
+// for --rm containers: their writable layer does not outlive them, and
+// skipping the sync saves the unmount's syncfs of the whole upper
+// filesystem, which costs up to hundreds of milliseconds on a busy disk.
+type VolatileMounter interface {
+	MountVolatile(ctx context.Context, key, target string) error
+}
+
 // Image is a resolved image.
 type Image struct {
 	ID      string // config digest

@@ -114,6 +114,9 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container, target string) e
 		if e.opts.Images == nil {
 			return fmt.Errorf("container %s needs the image store: %w", c.Name, errdefs.ErrUnavailable)
 		}
+		if vm, ok := e.opts.Images.(VolatileMounter); ok && c.HostConfig.AutoRemove {
+			return vm.MountVolatile(ctx, c.ID, target)
+		}
 		return e.opts.Images.Mount(ctx, c.ID, target)
 	}
 	upper, work := filepath.Join(e.store.dir(c.ID), "upper"), filepath.Join(e.store.dir(c.ID), "work")
@@ -123,6 +126,12 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container, target string) e
 		}
 	}
 	opts := "lowerdir=" + c.Rootfs + ",upperdir=" + upper + ",workdir=" + work
+	if c.HostConfig.AutoRemove {
+		// Never synced (see VolatileMounter); kernels before 5.10 lack it.
+		if unix.Mount("overlay", target, "overlay", 0, opts+",volatile") == nil {
+			return nil
+		}
+	}
 	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", target, err)
 	}
