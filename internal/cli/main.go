@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/internal/cliargs"
 	"github.com/berth/berth/internal/runtimecli"
 	"github.com/berth/berth/pkg/errdefs"
 )
@@ -44,35 +45,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return errdefs.ExitCode(err)
 }
 
-// usageError marks errors in how a command was invoked; docker answers them with 125.
-func usageError(cmd *cobra.Command, err error) error {
-	return &errdefs.ExitError{Code: 125, Err: fmt.Errorf("%w\nSee '%s --help'", err, cmd.CommandPath())}
-}
-
-// exactArgs is cobra.ExactArgs with docker's wording and exit code.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageError(cmd, fmt.Errorf("%q requires exactly %d argument(s), got %d", cmd.CommandPath(), n, len(args)))
-		}
-		return nil
-	}
-}
-
-// minArgs is cobra.MinimumNArgs with docker's wording and exit code.
-func minArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) < n {
-			return usageError(cmd, fmt.Errorf("%q requires at least %d argument(s), got %d", cmd.CommandPath(), n, len(args)))
-		}
-		return nil
-	}
-}
-
-// noArgs is cobra.NoArgs with docker's wording and exit code.
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) != 0 {
-		return usageError(cmd, fmt.Errorf("%q accepts no arguments, got %q", cmd.CommandPath(), args))
-	}
-	return nil
-}
+// Short names for the shared argument checks.
+var (
+	usageError = cliargs.UsageError
+	exactArgs  = cliargs.ExactArgs
+	minArgs    = cliargs.MinArgs
+	noArgs     = cliargs.NoArgs
+)
