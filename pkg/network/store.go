@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth/berth/pkg/flock"
 )
 
 // writeJSON stores v at path atomically: temp file, fsync, rename, fsync dir.
@@ -65,40 +65,9 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-// fileLock is an exclusive flock(2) on a file. flock locks belong to the
-// open file description, so two goroutines of one process exclude each
-// other as two processes do.
-type fileLock struct{ f *os.File }
+// fileLock is an exclusive flock(2) on a file (pkg/flock).
+type fileLock = flock.Lock
 
-// lockFile takes the exclusive lock at path, creating the file and its
-// directory as needed, and waits for it.
-func lockFile(path string) (*fileLock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	return &fileLock{f}, nil
-}
-
-// Unlock releases the lock.
-func (l *fileLock) Unlock() {
-	if l != nil && l.f != nil {
-		l.f.Close() // closing the last descriptor drops the flock
-		l.f = nil
-	}
-}
+var lockFile = flock.Acquire
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -32,7 +32,6 @@ var defaultCaps = []string{
 // DefaultCapabilities returns docker's 14 default capabilities.
 func DefaultCapabilities() []string { return append([]string(nil), defaultCaps...) }
 
-
 // NormalizeCapability turns "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" into
 // "CAP_NET_ADMIN", and "all" into "ALL"; an unknown name is an error.
 func NormalizeCapability(c string) (string, error) {
