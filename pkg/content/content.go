@@ -245,6 +245,9 @@ type Writer struct {
 	// Synced says the caller flushed the filesystem after the last Write
 	// (one syncfs for many blobs), so Commit need not fsync.
 	Synced bool
+	// DeferDirSync says the caller calls the store's SyncDir after its
+	// Commits (one fsync of the blob directory for many blobs).
+	DeferDirSync bool
 
 	s    *Store
 	f    *os.File
@@ -315,7 +318,9 @@ func (w *Writer) Commit(want digest.Digest, size int64) (digest.Digest, error) {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
 	}
 	w.done = true
-	syncDir(filepath.Dir(p))
+	if !w.DeferDirSync {
+		syncDir(filepath.Dir(p))
+	}
 	return got, nil
 }
 
@@ -326,6 +331,12 @@ func (w *Writer) Close() error {
 		os.Remove(w.f.Name())
 	}
 	return err
+}
+
+// SyncDir makes the renames of blobs committed with DeferDirSync durable.
+func (s *Store) SyncDir() {
+	syncDir(s.blobDir(digest.SHA256))
+	syncDir(s.blobDir(digest.SHA512))
 }
 
 func syncDir(dir string) {

@@ -312,6 +312,18 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 		return false, nil
 	}
 	t0 := time.Now()
+	// Records first, so the one syncfs covers them too.
+	for i := range layers {
+		if f := got[i]; f != nil && f.u != nil {
+			var parent digest.Digest
+			if i > 0 {
+				parent = chains[i-1]
+			}
+			if err := f.u.Prepare(parent); err != nil {
+				return false, err
+			}
+		}
+	}
 	snapshot.SyncFS(s.content.Root())
 	if !sameFS(s.content.Root(), s.snapshots.Root()) {
 		snapshot.SyncFS(s.snapshots.Root())
@@ -319,11 +331,15 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 	slog.Debug("pull: syncfs", "elapsed", time.Since(t0))
 	t0 = time.Now()
 	defer func() { slog.Debug("pull: layers committed", "elapsed", time.Since(t0)) }()
+	// The renames below are made durable together, before the image
+	// record that names them is written.
+	defer s.snapshots.SyncDirs()
+	defer s.content.SyncDir()
 	var parent digest.Digest
 	for i, l := range layers {
 		f := got[i]
 		if f != nil && f.w != nil {
-			f.w.Synced = true
+			f.w.Synced, f.w.DeferDirSync = true, true
 			if _, err := f.w.Commit(l.Digest, l.Size); err != nil {
 				return false, err
 			}

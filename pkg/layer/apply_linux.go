@@ -112,7 +112,14 @@ type dirTime struct {
 type applier struct {
 	root     *os.Root
 	dirTimes []dirTime
+	buf      []byte // shared by every file of the layer
 }
+
+// fileWriter hides *os.File's ReadFrom, so io.CopyBuffer uses the
+// applier's buffer.
+type fileWriter struct{ f *os.File }
+
+func (w fileWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
 
 // CleanName turns a tar entry name into a slash-separated path relative to
 // the layer root ("." for the root itself). Leading slashes and "./" are
@@ -314,7 +321,12 @@ func (a *applier) file(name string, hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	defer f.Close()
-	if _, err := io.CopyBuffer(f, r, make([]byte, 256<<10)); err != nil {
+	if a.buf == nil {
+		a.buf = make([]byte, 256<<10)
+	}
+	// Through fileWriter: a bare *os.File would take the copy into its
+	// ReadFrom, which allocates a buffer of its own for every file.
+	if _, err := io.CopyBuffer(fileWriter{f}, r, a.buf); err != nil {
 		return err
 	}
 	if err := a.meta(f, hdr); err != nil {

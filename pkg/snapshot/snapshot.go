@@ -232,6 +232,8 @@ type Unpacked struct {
 	Synced bool
 	DiffID digest.Digest
 	Size   int64
+
+	prepared *Info
 }
 
 // Unpack unpacks the uncompressed layer tar r (whose digest must be diffID
@@ -280,10 +282,46 @@ func (u *Unpacked) Commit(parent digest.Digest) (digest.Digest, error) {
 	if u.s.Has(chain) {
 		return chain, nil
 	}
+	if u.prepared != nil && u.prepared.Parent == parent && u.Synced {
+		// Record written and synced with the layer: only the rename is
+		// left, made durable by the caller's SyncDirs.
+		dst, _ := u.s.layerDir(chain)
+		if err := os.Rename(u.tmp, dst); err != nil {
+			if u.s.Has(chain) {
+				return chain, nil
+			}
+			return "", fmt.Errorf("committing layer snapshot %s: %w", chain, err)
+		}
+		return chain, u.s.ensureLink(*u.prepared)
+	}
 	if err := u.s.commitDir(u.tmp, Info{ChainID: chain, Parent: parent, DiffID: u.DiffID, Size: u.Size}, u.Synced); err != nil {
 		return "", err
 	}
 	return chain, nil
+}
+
+// Prepare writes the record of the snapshot the layer becomes on top of
+// parent into the work area, without syncing it. For callers that commit
+// many layers at once: Prepare each, SyncFS once, Commit each with Synced
+// set (then only a rename is left per layer), and SyncDirs once.
+func (u *Unpacked) Prepare(parent digest.Digest) error {
+	info := Info{ChainID: ChainID(parent, u.DiffID), Parent: parent, DiffID: u.DiffID, Size: u.Size, Link: newLink(), Created: time.Now().UTC()}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(u.tmp, "meta.json"), b, 0o600); err != nil {
+		return err
+	}
+	u.prepared = &info
+	return nil
+}
+
+// SyncDirs makes the renames of committed layers durable (after Commits
+// of layers that were Prepared).
+func (s *Store) SyncDirs() {
+	syncDir(filepath.Join(s.root, "layers"))
+	syncDir(filepath.Join(s.root, "l"))
 }
 
 // Close removes what is left of the unpacked layer (nothing after a
