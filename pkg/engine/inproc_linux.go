@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -37,6 +39,13 @@ func NewInProcess(cli *RuncCLI) (*InProcess, error) {
 	rt, err := runtime.New(cli.Root)
 	if err != nil {
 		return nil, err
+	}
+	// Container inits re-execute the lean berth-runtime rather than the whole
+	// of berth: the same code, without the start-up of every other package.
+	if bin, err := exec.LookPath(cli.Binary); err == nil {
+		if abs, err := filepath.Abs(bin); err == nil {
+			rt.SetInitBinary(abs)
+		}
 	}
 	return &InProcess{rt: rt, cli: cli}, nil
 }

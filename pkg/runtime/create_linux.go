@@ -151,6 +151,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
+	c.exe = r.initBinary
 	c.mode = "init"
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}

@@ -8,7 +8,7 @@ import (
 
 // Both copies the runtime re-executes from must refuse writes.
 func TestSelfCopiesAreUnwritable(t *testing.T) {
-	mem, err := sealedSelf()
+	mem, err := sealedSelf("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestSelfCopiesAreUnwritable(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the read-only bind mount needs root")
 	}
-	ro, err := roBoundSelf()
+	ro, err := roBoundSelf("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
 	}

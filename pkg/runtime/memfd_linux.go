@@ -24,18 +24,25 @@ import (
 // exeDir holds the read-only bind mounts of runtime binaries, one per inode.
 var exeDir = "/run/berth/exe"
 
-// selfExe returns an fd of an unwritable copy of the running binary.
-func selfExe() (*os.File, error) {
-	if f, err := roBoundSelf(); err == nil {
+// selfExe returns an fd of an unwritable copy of the runtime binary: src, or
+// the running binary when src is "".
+func selfExe(src string) (*os.File, error) {
+	if src == "" {
+		src = "/proc/self/exe"
+	}
+	if f, err := roBoundSelf(src); err == nil {
 		return f, nil
 	}
-	return sealedSelf()
+	return sealedSelf(src)
 }
 
-func roBoundSelf() (*os.File, error) {
+func roBoundSelf(src string) (*os.File, error) {
 	var self unix.Stat_t
-	if err := unix.Stat("/proc/self/exe", &self); err != nil {
+	if err := unix.Stat(src, &self); err != nil {
 		return nil, err
+	}
+	if self.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("runtime binary %s is not a regular file", src)
 	}
 	path := filepath.Join(exeDir, strconv.FormatUint(self.Dev, 10)+"-"+strconv.FormatUint(self.Ino, 10))
 	if f, err := openReadOnlyCopy(path, &self); err == nil {
@@ -60,7 +67,7 @@ func roBoundSelf() (*os.File, error) {
 	if err := os.WriteFile(path, nil, 0o500); err != nil {
 		return nil, err
 	}
-	if err := unix.Mount("/proc/self/exe", path, "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
 		return nil, err
 	}
 	if err := unix.Mount("", path, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
@@ -86,11 +93,11 @@ func openReadOnlyCopy(path string, self *unix.Stat_t) (*os.File, error) {
 	return f, nil
 }
 
-// sealedSelf returns a sealed, in-memory copy of the running binary.
-func sealedSelf() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+// sealedSelf returns a sealed, in-memory copy of the runtime binary at path.
+func sealedSelf(path string) (*os.File, error) {
+	src, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening own binary: %w", err)
+		return nil, fmt.Errorf("opening runtime binary: %w", err)
 	}
 	defer src.Close()
 	fd, err := unix.MemfdCreate("berth-runtime", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)

@@ -157,6 +157,7 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	c.exe = r.initBinary
 	defer c.closeJoins()
 	if !rec.alive() {
 		return 0, notRunning(id, Stopped)

@@ -38,7 +38,17 @@ type State struct {
 // Runtime manages the containers whose state lives under one root directory.
 type Runtime struct {
 	root string
+	// initBinary, when set, is re-executed for container inits and exec
+	// helpers instead of the running program (see SetInitBinary).
+	initBinary string
 }
+
+// SetInitBinary makes the runtime re-execute path (a berth-runtime built from
+// the same source) for container inits and exec helpers instead of the
+// running program. A program that embeds the runtime but links much more
+// (berth itself) saves its start-up in every container this way. The binary
+// is protected exactly as the running one is (CVE-2019-5736).
+func (r *Runtime) SetInitBinary(path string) { r.initBinary = path }
 
 // New returns a Runtime keeping container state under root (created 0700 if absent).
 func New(root string) (*Runtime, error) {

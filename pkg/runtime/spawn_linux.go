@@ -42,6 +42,7 @@ type child struct {
 	preserve   []*os.File
 	fifo       *os.File
 	console    *os.File
+	exe        string // binary to re-execute; "" for this one
 }
 
 // started is a child that runs, with the parent's end of its sync socket.
@@ -56,7 +57,7 @@ func (c *child) start() (*started, error) {
 	if len(c.joins) > 0 && !nsenter.Available {
 		return nil, fmt.Errorf("joining namespaces needs a cgo build of berth (nsenter): %w", errNotSupported)
 	}
-	exe, err := selfExe()
+	exe, err := selfExe(c.exe)
 	if err != nil {
 		return nil, err
 	}
