@@ -76,7 +76,7 @@ func (e *Engine) CopyFrom(ctx context.Context, ref, src, dst string) error {
 		dst = filepath.Join(dst, path.Base("/"+src))
 	}
 	if !st.IsDir() {
-		return copyOut(root, src, dst, st)
+		return copyEntry(root, hostTree{}, src, dst, st)
 	}
 	return fs.WalkDir(root.FS(), src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -91,26 +91,54 @@ func (e *Engine) CopyFrom(ctx context.Context, ref, src, dst string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, info.Mode().Perm()|0o700)
 		}
-		return copyOut(root, p, target, info)
+		return copyEntry(root, hostTree{}, p, target, info)
 	})
 }
 
-func copyOut(root *os.Root, p, target string, info fs.FileInfo) error {
+// tree is one side of a copy: the container's root (an *os.Root, which keeps
+// every path inside it) or the host's filesystem.
+type tree interface {
+	Readlink(name string) (string, error)
+	Open(name string) (*os.File, error)
+	OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error)
+	Remove(name string) error
+	Symlink(oldname, newname string) error
+}
+
+// hostTree is the host's filesystem as a tree.
+type hostTree struct{}
+
+func (hostTree) Readlink(name string) (string, error) { return os.Readlink(name) }
+func (hostTree) Open(name string) (*os.File, error)   { return os.Open(name) }
+func (hostTree) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile(name, flag, perm)
+}
+func (hostTree) Remove(name string) error              { return os.Remove(name) }
+func (hostTree) Symlink(oldname, newname string) error { return os.Symlink(oldname, newname) }
+
+var (
+	_ tree = (*os.Root)(nil)
+	_ tree = hostTree{}
+)
+
+// copyEntry copies the symlink or regular file p of from to target in to;
+// devices, sockets and fifos are skipped.
+func copyEntry(from, to tree, p, target string, info fs.FileInfo) error {
 	switch {
 	case info.Mode()&fs.ModeSymlink != 0:
-		l, err := root.Readlink(p)
+		l, err := from.Readlink(p)
 		if err != nil {
 			return err
 		}
-		os.Remove(target)
-		return os.Symlink(l, target)
+		to.Remove(target)
+		return to.Symlink(l, target)
 	case info.Mode().IsRegular():
-		in, err := root.Open(p)
+		in, err := from.Open(p)
 		if err != nil {
 			return err
 		}
 		defer in.Close()
-		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
+		out, err := to.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
 		if err != nil {
 			return err
 		}
@@ -120,7 +148,7 @@ func copyOut(root *os.Root, p, target string, info fs.FileInfo) error {
 		}
 		return err
 	}
-	return nil // devices, sockets and fifos are skipped
+	return nil
 }
 
 // CopyTo copies src on the host to dst inside the container, as docker cp.
@@ -141,7 +169,7 @@ func (e *Engine) CopyTo(ctx context.Context, ref, src, dst string) error {
 		return err
 	}
 	if !st.IsDir() {
-		return copyIn(root, src, dst, st)
+		return copyEntry(hostTree{}, root, src, dst, st)
 	}
 	return filepath.Walk(src, func(p string, info fs.FileInfo, err error) error {
 		if err != nil {
@@ -155,34 +183,6 @@ func (e *Engine) CopyTo(ctx context.Context, ref, src, dst string) error {
 			}
 			return nil
 		}
-		return copyIn(root, p, target, info)
+		return copyEntry(hostTree{}, root, p, target, info)
 	})
-}
-
-func copyIn(root *os.Root, p, target string, info fs.FileInfo) error {
-	switch {
-	case info.Mode()&fs.ModeSymlink != 0:
-		l, err := os.Readlink(p)
-		if err != nil {
-			return err
-		}
-		root.Remove(target)
-		return root.Symlink(l, target)
-	case info.Mode().IsRegular():
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := root.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(out, in)
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}
-	return nil
 }
