@@ -56,6 +56,7 @@ func TestLeanDeps(t *testing.T) {
 		"github.com/berth/berth/internal/runtimecli",
 		"github.com/berth/berth/internal/version",
 		"github.com/berth/berth/internal/cliargs",
+		"github.com/berth/berth/pkg/mountinfo",
 		"github.com/berth/berth/pkg/runtime",
 		"github.com/berth/berth/pkg/cgroups",
 		"github.com/berth/berth/pkg/seccomp",

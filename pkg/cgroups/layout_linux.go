@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
+
+	mi "github.com/berth/berth/pkg/mountinfo"
 )
 
 // hierarchy is one mounted cgroup hierarchy: a v1 one (with its controllers
@@ -87,7 +88,7 @@ func parseLayout(mountinfo, selfCgroup io.Reader, readFile func(string) ([]byte,
 		if sep < 6 || len(f) < sep+4 {
 			continue
 		}
-		fstype, mnt, root := f[sep+1], unescape(f[4]), unescape(f[3])
+		fstype, mnt, root := f[sep+1], mi.Unescape(f[4]), mi.Unescape(f[3])
 		if mnt != cgroupRoot && !strings.HasPrefix(mnt, cgroupRoot+"/") {
 			continue
 		}
@@ -228,25 +229,6 @@ var knownV1 = map[string]bool{
 	"cpu": true, "cpuacct": true, "cpuset": true, "memory": true, "devices": true,
 	"freezer": true, "pids": true, "blkio": true, "hugetlb": true, "net_cls": true,
 	"net_prio": true, "perf_event": true, "rdma": true, "misc": true,
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // dirFor returns the directory of cgroup p (validated; absolute or relative

@@ -156,11 +156,3 @@ func TestLoadRejectsForeignPaths(t *testing.T) {
 		}
 	}
 }
-
-func TestUnescape(t *testing.T) {
-	for in, want := range map[string]string{`a\040b`: "a b", `plain`: "plain", `end\04`: `end\04`, `x\134y`: `x\y`} {
-		if got := unescape(in); got != want {
-			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

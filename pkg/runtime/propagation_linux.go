@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/pkg/mountinfo"
 )
 
 // pivot_root(2) refuses (EINVAL) when the current root mount or the mount
@@ -53,7 +54,7 @@ func mountPointOf(path string) (string, error) {
 		if len(fields) < 5 {
 			continue
 		}
-		mp := unescapeMountinfo(fields[4])
+		mp := mountinfo.Unescape(fields[4])
 		if (mp == "/" || p == mp || strings.HasPrefix(p, mp+"/")) && len(mp) > len(best) {
 			best = mp
 		}
@@ -65,24 +66,4 @@ func mountPointOf(path string) (string, error) {
 		return "", fmt.Errorf("no mount holds %s", p)
 	}
 	return best, nil
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space, ...) that
-// the kernel writes in mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
