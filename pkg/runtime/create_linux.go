@@ -45,7 +45,7 @@ type CreateOptions struct {
 // initConfig is what the parent sends the child over the sync socket.
 type initConfig struct {
 	ID           string         `json:"id"`
-	Spec         *specs.Spec    `json:"spec,omitempty"`
+	Spec         *initSpec      `json:"spec,omitempty"`
 	Process      *specs.Process `json:"process"`
 	Rootfs       string         `json:"rootfs,omitempty"`
 	Bundle       string         `json:"bundle,omitempty"`
@@ -55,6 +55,9 @@ type initConfig struct {
 	UserNS       bool           `json:"userNS,omitempty"`
 	// Seccomp applies to exec'd processes: the container's profile.
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+
+	// spec is Spec rebuilt by the init (not sent).
+	spec *specs.Spec
 }
 
 // Create sets up container id from opts.Bundle and leaves its init waiting
@@ -207,7 +210,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	saved = make(chan error, 1)
 	go func(rec record) { saved <- r.save(&rec, true) }(*rec)
 	cfg := &initConfig{
-		ID: id, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
+		ID: id, Spec: initSpecOf(spec), Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		CgroupNS: hasNewNS(spec, specs.CgroupNamespace),
 		UserNS:   hasNS(spec, specs.UserNamespace),
