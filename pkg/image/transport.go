@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/berth/berth/pkg/credentials"
 	"github.com/berth/berth/pkg/errdefs"
 )
 
@@ -77,6 +78,14 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	return inner.RoundTrip(req)
 }
+
+// AllowsPlainHTTP reports whether registry hostport may be reached over
+// plain HTTP: a loopback or insecure registry.
+func (t *registryTransport) AllowsPlainHTTP(hostport string) bool {
+	return IsLoopback(hostport) || t.cfg.IsInsecure(hostport)
+}
+
+var _ credentials.PlainHTTPPolicy = (*registryTransport)(nil)
 
 // isDockerHubHost reports whether host is one of Docker Hub's registry
 // names (what go-containerregistry calls docker.io).
