@@ -2,9 +2,12 @@ package image
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -76,7 +79,30 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			}
 		}
 	}
-	return inner.RoundTrip(req)
+	resp, err := inner.RoundTrip(req)
+	if err != nil {
+		err = t.hint(host, err)
+	}
+	return resp, err
+}
+
+// hint adds what the user can do about a TLS failure with host.
+func (t *registryTransport) hint(host string, err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	dirs := "<certs.d>"
+	if t.cfg != nil && len(t.cfg.CertsDirs) > 0 {
+		dirs = t.cfg.CertsDirs[0]
+	}
+	switch {
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return fmt.Errorf("%w (the registry speaks plain HTTP: list %s in \"insecure-registries\" in %s to allow it)", err, host, ConfigFile())
+	case errors.As(err, &unknownCA), errors.As(err, &badHost), errors.As(err, &invalid):
+		return fmt.Errorf("%w (put the registry's CA certificate in %s, or list %s in \"insecure-registries\" in %s)",
+			err, filepath.Join(dirs, host, "ca.crt"), host, ConfigFile())
+	}
+	return err
 }
 
 // AllowsPlainHTTP reports whether registry hostport may be reached over
