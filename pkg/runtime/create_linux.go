@@ -67,11 +67,8 @@ func (r *Runtime) Create(id string, opts *CreateOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if s.cmd != nil {
-		// The init is our child: release it, its new parent (or our
-		// caller's subreaper) reaps it.
-		s.cmd.Process.Release()
-	}
+	// The init is our child; it is not reaped here: its new parent (or
+	// our caller's subreaper) reaps it once we have gone.
 	return s.pid, nil
 }
 
@@ -259,10 +256,8 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 // initError turns a broken sync channel into the init's own complaint.
 func initError(err error, s *started) error {
 	if err.Error() == "EOF" {
-		if s.cmd != nil {
-			if werr := s.cmd.Wait(); werr != nil {
-				return fmt.Errorf("container init exited before it was ready: %w", werr)
-			}
+		if werr := s.wait(); werr != nil {
+			return fmt.Errorf("container init exited before it was ready: %w", werr)
 		}
 		return errors.New("container init exited before it was ready")
 	}

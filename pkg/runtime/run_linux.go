@@ -42,7 +42,7 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 			opts = &o
 		}
 	}
-	s, rec, err := r.create(id, opts)
+	_, rec, err := r.create(id, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -57,9 +57,6 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 		return 0, err
 	}
 	if detach {
-		if s.cmd != nil {
-			s.cmd.Process.Release()
-		}
 		return 0, nil
 	}
 	code, err := waitForwarding(rec.Pid, sigs)
@@ -212,9 +209,6 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 		}
 	}
 	if opts.Detach {
-		if s.cmd != nil {
-			s.cmd.Process.Release()
-		}
 		return 0, nil
 	}
 	return waitForwarding(s.pid, sigs)
