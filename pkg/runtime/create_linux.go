@@ -173,31 +173,30 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		c.console = con
 	}
 
-	cg, err = newCgroup(rec.CgroupPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
-	}
-	{
-		if cg.Exists() {
-			pids, _ := cg.Pids()
-			if len(pids) > 0 {
-				cg = nil // not ours to remove
-				return nil, nil, fmt.Errorf("linux.cgroupsPath %q is in use by another container: %w", rec.CgroupPath, errdefs.ErrConflict)
-			}
-		}
-		if err := cg.Set(withDefaultDevices(spec)); err != nil {
-			return nil, nil, fmt.Errorf("linux.resources: %w", err)
-		}
-	}
-
+	// The init starts first: while its Go runtime boots (it then waits
+	// for its config) we make the cgroup, so the two overlap. It is moved
+	// into the cgroup before it is told anything, so nothing of the
+	// container runs outside it.
 	s, err = c.start()
 	if err != nil {
 		return nil, nil, err
 	}
-	{
-		if err := cg.Apply(s.pid); err != nil {
-			return nil, nil, fmt.Errorf("moving init into cgroup %q: %w", rec.CgroupPath, err)
+	cg, err = newCgroup(rec.CgroupPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
+	}
+	if cg.Exists() {
+		pids, _ := cg.Pids()
+		if len(pids) > 0 {
+			cg = nil // not ours to remove
+			return nil, nil, fmt.Errorf("linux.cgroupsPath %q is in use by another container: %w", rec.CgroupPath, errdefs.ErrConflict)
 		}
+	}
+	if err := cg.Set(withDefaultDevices(spec)); err != nil {
+		return nil, nil, fmt.Errorf("linux.resources: %w", err)
+	}
+	if err := cg.Apply(s.pid); err != nil {
+		return nil, nil, fmt.Errorf("moving init into cgroup %q: %w", rec.CgroupPath, err)
 	}
 	if rec.PidStart, _, err = procStart(s.pid); err != nil {
 		return nil, nil, fmt.Errorf("container init exited early: %w", err)
