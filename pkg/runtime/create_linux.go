@@ -40,6 +40,9 @@ type CreateOptions struct {
 	// console is our end of a socketpair standing in for ConsoleSocket
 	// (foreground Run with a terminal).
 	console *os.File
+	// spec and rootfs, when set, are Bundle's config already loaded (Run).
+	spec   *specs.Spec
+	rootfs string
 }
 
 // initConfig is what the parent sends the child over the sync socket.
@@ -80,9 +83,11 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
-	spec, rootfs, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, nil, err
+	spec, rootfs := opts.spec, opts.rootfs
+	if spec == nil {
+		if spec, rootfs, err = LoadSpec(bundle); err != nil {
+			return nil, nil, err
+		}
 	}
 	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.console == nil {
 		return nil, nil, invalid("process.terminal is true but no --console-socket was given")
