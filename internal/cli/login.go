@@ -23,6 +23,12 @@ func NewCmdLogin(opts *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login [OPTIONS] [SERVER]",
 		Short: "Log in to a registry (credentials go to docker's config.json or its credential helper)",
+		Long: `Check credentials against a registry (Docker Hub when SERVER is not given)
+and store them: with the credential helper docker's config.json names
+("credHelpers" for this registry, else "credsStore"), else in config.json
+($DOCKER_CONFIG or ~/.docker). Without --username and a password, stored
+credentials are tried first, then Username and Password are asked for on
+the terminal (the password is not echoed).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageError(cmd, fmt.Errorf("%q accepts at most 1 argument", cmd.CommandPath()))

@@ -17,6 +17,14 @@ func NewCmdPull(opts *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
+		Long: `Download an image, or with -a every tagged image of a repository.
+
+Registries are reached as /etc/berth/daemon.json (env BERTH_CONFIG) says:
+"registry-mirrors" are tried for Docker Hub images before Docker Hub,
+"insecure-registries" may use plain HTTP or unverified TLS. Per-registry
+CAs and client certificates come from /etc/containers/certs.d and
+/etc/docker/certs.d (env BERTH_CERTS_D=DIR[:DIR...]) as <host:port>/*.crt,
+client.cert and client.key. Credentials come from docker's config.json.`,
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plat, err := image.ParsePlatform(platform)
