@@ -32,7 +32,8 @@ const (
 
 // DefaultCertsDirs are where podman and docker keep per-registry TLS
 // material: <dir>/<host[:port]>/*.crt (CAs), *.cert with *.key (client
-// certificate). The first directory that has one for a host is used.
+// certificate). The first directory that has one for a host is used; a
+// user other than root looks in ~/.config/containers/certs.d first.
 var DefaultCertsDirs = []string{"/etc/containers/certs.d", "/etc/docker/certs.d"}
 
 // RegistryConfig is how berth reaches registries: the keys of docker's
@@ -123,6 +124,10 @@ func (c *RegistryConfig) init() error {
 	}
 	if c.CertsDirs == nil {
 		c.CertsDirs = DefaultCertsDirs
+		// Rootless podman's per-user directory comes first, as there.
+		if home, err := os.UserHomeDir(); err == nil && os.Geteuid() != 0 {
+			c.CertsDirs = append([]string{filepath.Join(home, ".config", "containers", "certs.d")}, DefaultCertsDirs...)
+		}
 	}
 	c.tls = map[string]*tls.Config{}
 	return nil
