@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -34,10 +35,10 @@ func ParseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-var loopbackRE = regexp.MustCompile(`^(localhost|127(\.[0-9]+){3}|\[::1\])(:[0-9]+)?$`)
+var loopbackRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(localhost|127(\.[0-9]+){3}|\[::1\])(:[0-9]+)?$`) })
 
 // IsLoopback reports whether registry host[:port] is on this machine.
-func IsLoopback(registry string) bool { return loopbackRE.MatchString(registry) }
+func IsLoopback(registry string) bool { return loopbackRE().MatchString(registry) }
 
 // Normalize returns the canonical form of reference s: registry/repository
 // followed by :tag or @digest (docker.io/library/busybox:latest).
