@@ -20,6 +20,7 @@ import (
 func NewCmdLogin(opts *Options) *cobra.Command {
 	var username, password string
 	var passwordStdin bool
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "login [OPTIONS] [SERVER]",
 		Short: "Log in to a registry (credentials go to docker's config.json or its credential helper)",
@@ -40,9 +41,12 @@ the terminal (the password is not echoed).`,
 			if len(args) == 1 {
 				server = args[0]
 			}
-			key, _, err := credentials.ServerKey(server)
+			key, reg, err := credentials.ServerKey(server)
 			if err != nil {
 				return usageError(cmd, err)
+			}
+			if err := tf.apply(cmd, reg.RegistryStr()); err != nil {
+				return err
 			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			in := cmd.InOrStdin()
@@ -92,6 +96,7 @@ the terminal (the password is not echoed).`,
 	cmd.Flags().StringVarP(&username, "username", "u", "", "username")
 	cmd.Flags().StringVarP(&password, "password", "p", "", "password (prefer --password-stdin)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "take the password from STDIN")
+	tf.register(cmd)
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 func NewCmdPull(opts *Options) *cobra.Command {
 	var quiet, allTags bool
 	var platform string
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
@@ -31,14 +32,21 @@ client.cert and client.key. Credentials come from docker's config.json.`,
 			if err != nil {
 				return usageError(cmd, err)
 			}
-			var repo string
+			var repo, registry string
 			if allTags {
 				r, err := image.ParseRepository(args[0])
 				if err != nil {
 					return usageError(cmd, err)
 				}
-				repo = image.RepoName(r)
-			} else if _, err := image.Normalize(args[0]); err != nil {
+				repo, registry = image.RepoName(r), r.RegistryStr()
+			} else {
+				ref, err := image.ParseReference(args[0])
+				if err != nil {
+					return err
+				}
+				registry = ref.Context().RegistryStr()
+			}
+			if err := tf.apply(cmd, registry); err != nil {
 				return err
 			}
 			st, err := openImages(opts)
@@ -86,7 +94,35 @@ client.cert and client.key. Credentials come from docker's config.json.`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")
 	cmd.Flags().StringVar(&platform, "platform", "", "pick this os/arch[/variant] from a multi-platform image")
 	cmd.Flags().BoolVarP(&allTags, "all-tags", "a", false, "download every tagged image of the repository")
+	tf.register(cmd)
 	return cmd
+}
+
+// tlsFlags are podman's per-command TLS flags.
+type tlsFlags struct {
+	certDir   string
+	tlsVerify bool
+}
+
+func (f *tlsFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.certDir, "cert-dir", "", "use the CA (*.crt) and client certificate (*.cert, *.key) files in this directory for the registry")
+	cmd.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "verify the registry's certificate and require TLS (false: as an insecure registry)")
+}
+
+// apply makes the flags given part of the registry settings for registry.
+func (f *tlsFlags) apply(cmd *cobra.Command, registry string) error {
+	if f.certDir == "" && !cmd.Flags().Changed("tls-verify") {
+		return nil
+	}
+	cfg, err := image.Registries()
+	if err != nil {
+		return err
+	}
+	cfg, err = cfg.ForRegistry(registry, f.certDir, !f.tlsVerify)
+	if err != nil {
+		return usageError(cmd, err)
+	}
+	return image.SetRegistries(cfg)
 }
 
 // pullOne pulls ref with docker's progress lines unless quiet.

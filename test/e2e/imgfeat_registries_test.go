@@ -47,6 +47,13 @@ func TestImgfeatCertsD(t *testing.T) {
 	// Without the CA, an insecure registry is reached without verification.
 	os.RemoveAll(dir)
 	e.fails("certificate", "--root", t.TempDir(), "pull", ref)
+	// podman's flags: --cert-dir names the files' directory itself,
+	// --tls-verify=false makes the registry insecure for one command.
+	flat := t.TempDir()
+	os.WriteFile(filepath.Join(flat, "ca.crt"), ca.Cert, 0o644)
+	e.ok("--root", t.TempDir(), "pull", "--cert-dir", flat, ref)
+	e.ok("--root", t.TempDir(), "pull", "--tls-verify=false", ref)
+	e.fails("not a directory", "--root", t.TempDir(), "pull", "--cert-dir", filepath.Join(flat, "ca.crt"), ref)
 	e.setConfig(`{"insecure-registries": ["` + reg.Addr + `"]}`)
 	e.ok("--root", t.TempDir(), "pull", ref)
 
