@@ -54,6 +54,12 @@ func TestImgfeatCertsD(t *testing.T) {
 	e.ok("--root", t.TempDir(), "pull", "--cert-dir", flat, ref)
 	e.ok("--root", t.TempDir(), "pull", "--tls-verify=false", ref)
 	e.fails("not a directory", "--root", t.TempDir(), "pull", "--cert-dir", filepath.Join(flat, "ca.crt"), ref)
+	if _, errOut, code := e.run("pw", "login", "-u", "ci", "--password-stdin", reg.Addr); code == 0 || !strings.Contains(errOut, "certificate") {
+		t.Errorf("login to an untrusted registry: exit %d, %q", code, errOut)
+	}
+	if out, errOut, code := e.run("pw", "login", "--cert-dir", flat, "-u", "ci", "--password-stdin", reg.Addr); code != 0 || !strings.Contains(out, "Login Succeeded") {
+		t.Errorf("login --cert-dir: exit %d, %q %q", code, out, errOut)
+	}
 	e.setConfig(`{"insecure-registries": ["` + reg.Addr + `"]}`)
 	e.ok("--root", t.TempDir(), "pull", ref)
 
