@@ -7,13 +7,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/pkg/credentials"
 	"github.com/berth/berth/pkg/image"
 )
 
 // NewCmdPull is `berth pull NAME[:TAG|@DIGEST]` and `berth pull -a NAME`.
 func NewCmdPull(opts *Options) *cobra.Command {
 	var quiet, allTags bool
-	var platform string
+	var platform, creds string
 	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
@@ -55,6 +56,11 @@ client.cert and client.key. Credentials come from docker's config.json.`,
 			}
 			out := cmd.OutOrStdout()
 			po := image.PullOptions{Platform: plat}
+			if creds != "" {
+				if po.Keychain, err = credentials.ParseCreds(creds); err != nil {
+					return usageError(cmd, err)
+				}
+			}
 			if !allTags {
 				if !quiet && !strings.Contains(args[0], "@") && strings.LastIndex(args[0], ":") < strings.LastIndex(args[0], "/")+1 {
 					fmt.Fprintln(out, "Using default tag: latest")
@@ -94,6 +100,7 @@ client.cert and client.key. Credentials come from docker's config.json.`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")
 	cmd.Flags().StringVar(&platform, "platform", "", "pick this os/arch[/variant] from a multi-platform image")
 	cmd.Flags().BoolVarP(&allTags, "all-tags", "a", false, "download every tagged image of the repository")
+	cmd.Flags().StringVar(&creds, "creds", "", "USERNAME:PASSWORD for the registry, for this pull only (podman's flag)")
 	tf.register(cmd)
 	return cmd
 }
