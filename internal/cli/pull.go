@@ -27,7 +27,7 @@ Registries are reached as /etc/berth/daemon.json (env BERTH_CONFIG) says:
 CAs and client certificates come from /etc/containers/certs.d and
 /etc/docker/certs.d (env BERTH_CERTS_D=DIR[:DIR...]) as <host:port>/*.crt,
 client.cert and client.key. Credentials come from docker's config.json.`,
-		Args:  exactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plat, err := image.ParsePlatform(platform)
 			if err != nil {
