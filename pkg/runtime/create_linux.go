@@ -249,6 +249,11 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
+	if sharesPidNS(spec) {
+		if err := r.startReaper(s.pid, rec.CgroupPath, cg); err != nil {
+			return nil, nil, err
+		}
+	}
 	if opts.PidFile != "" {
 		if err := writeFileAtomic(opts.PidFile, []byte(strconv.Itoa(s.pid)), 0o644, true); err != nil {
 			return nil, nil, fmt.Errorf("--pid-file: %w", err)

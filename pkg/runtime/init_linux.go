@@ -32,6 +32,9 @@ func IsChild() bool { return os.Getenv(envInit) != "" }
 // telling the parent why.
 func ChildMain() {
 	mode := os.Getenv(envInit)
+	if mode == reapMode {
+		reapMain() // never returns
+	}
 	fd, err := strconv.Atoi(os.Getenv(envSync))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runtime: bad sync fd")

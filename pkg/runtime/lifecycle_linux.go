@@ -69,12 +69,16 @@ func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
+	if sig == unix.SIGKILL && sharesPidNS(rec.Config) {
+		// Without a pid namespace of its own, killing the init ends nothing else.
+		all = true
+	}
 	st := r.status(rec)
 	if st == Stopped {
 		if all {
 			// Processes left in a shared pid namespace still belong to the container.
 			if cg, err := r.cgroupOf(rec); err == nil && cg.Exists() {
-				return cg.Signal(sig)
+				return r.signalAll(rec, sig)
 			}
 		}
 		return notRunning(id, st)
@@ -106,7 +110,7 @@ func signalPid(rec *record, sig syscall.Signal) error {
 func (r *Runtime) signalAll(rec *record, sig syscall.Signal) error {
 	if cg, err := r.cgroupOf(rec); err == nil && cg.Exists() {
 		if sig == unix.SIGKILL {
-			cg.Thaw()
+			return killCgroup(cg, killWait)
 		}
 		return cg.Signal(sig)
 	}
@@ -191,7 +195,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	if cg, err := r.cgroupOf(rec); err == nil {
 		if cg.Exists() {
-			cg.Signal(unix.SIGKILL)
+			if err := killCgroup(cg, killWait); err != nil {
+				return fmt.Errorf("deleting container %q: %w", id, err)
+			}
 			if err := cg.Destroy(); err != nil {
 				return fmt.Errorf("removing the cgroup of %q: %w", id, err)
 			}
