@@ -70,6 +70,8 @@ type CreateRequest struct {
 	// EntrypointSet tells an empty --entrypoint "" from no --entrypoint.
 	EntrypointSet bool
 	HostConfig    HostConfig
+	// IPv4Address is a static address on the container's network (--ip).
+	IPv4Address string
 }
 
 // Create records a new container; nothing runs until Start.
@@ -104,7 +106,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if c.HostConfig.NetworkMode == "" || c.HostConfig.NetworkMode == "default" {
 		c.HostConfig.NetworkMode = "bridge"
 	}
-	if err := e.checkNetworkMode(c.HostConfig.NetworkMode); err != nil {
+	if err := e.checkNetwork(ctx, c, req.IPv4Address); err != nil {
 		return nil, err
 	}
 	if c.HostConfig.LogConfig.Type == "" {

@@ -16,7 +16,7 @@ const DefaultRegistry = "docker.io"
 
 // ParseReference parses s the way docker does ("busybox" is
 // docker.io/library/busybox:latest) into a go-containerregistry reference.
-// Loopback registries are marked insecure so that they are reached over
+// Loopback and insecure registries (Registries) are marked insecure so that they are reached over
 // plain HTTP when they do not speak TLS.
 func ParseReference(s string) (name.Reference, error) {
 	if s == "" {
@@ -26,7 +26,7 @@ func ParseReference(s string) (name.Reference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid reference %q: %w", s, errdefs.ErrInvalidArgument)
 	}
-	if IsLoopback(ref.Context().RegistryStr()) {
+	if reg := ref.Context().RegistryStr(); IsLoopback(reg) || insecureRegistry(reg) {
 		ref, err = name.ParseReference(s, name.Insecure)
 		if err != nil {
 			return nil, fmt.Errorf("invalid reference %q: %w", s, errdefs.ErrInvalidArgument)

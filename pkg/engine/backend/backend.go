@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth/berth/pkg/engine"
+	"github.com/berth/berth/pkg/errdefs"
 	"github.com/berth/berth/pkg/image"
 	"github.com/berth/berth/pkg/network"
 	"github.com/berth/berth/pkg/snapshot"
@@ -103,12 +104,23 @@ func (s Images) Remove(ctx context.Context, key, imageID string) error {
 // Networks serves the engine from berth's network manager.
 type Networks struct{ Manager *network.Manager }
 
-var _ engine.Network = Networks{}
+var (
+	_ engine.Network        = Networks{}
+	_ engine.Releaser       = Networks{}
+	_ engine.AddressChecker = Networks{}
+)
 
 // Attach implements Network.
 func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine.Attachment, error) {
 	nr := network.AttachRequest{Network: req.Network, ContainerID: req.ContainerID, Name: req.Name, Aliases: req.Aliases,
 		NetNSPath: req.NetNSPath, HostsPath: req.HostsPath}
+	if req.IP != "" {
+		ip, err := netip.ParseAddr(req.IP)
+		if err != nil {
+			return nil, fmt.Errorf("invalid IPv4 address %q: %w", req.IP, errdefs.ErrInvalidArgument)
+		}
+		nr.IP = ip
+	}
 	for _, p := range req.Ports {
 		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol}
 		if p.HostIP != "" {
@@ -142,6 +154,20 @@ func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine
 // Detach implements Network.
 func (n Networks) Detach(ctx context.Context, name, containerID string) error {
 	return n.Manager.Detach(ctx, name, containerID)
+}
+
+// Release implements Releaser.
+func (n Networks) Release(ctx context.Context, name, containerID string) error {
+	return n.Manager.Release(ctx, name, containerID)
+}
+
+// CheckAddress implements AddressChecker.
+func (n Networks) CheckAddress(ctx context.Context, name, ip string) error {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return fmt.Errorf("invalid IPv4 address %q: %w", ip, errdefs.ErrInvalidArgument)
+	}
+	return n.Manager.CheckAddress(ctx, name, a)
 }
 
 // Exists implements Network.
