@@ -344,7 +344,11 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	}
 	oom := engine.OOMKills(c.ID) > 0
 	rt.Delete(ctx, c.ID, true)
-	eng.Cleanup(ctx, c)
+	if !c.HostConfig.AutoRemove {
+		// A --rm container's removal (the client's, this monitor's or
+		// the next Load's) cleans up: once, in one process.
+		eng.Cleanup(ctx, c)
+	}
 	m.setStdin(nil)
 	m.mu.Lock()
 	if m.pty != nil {
