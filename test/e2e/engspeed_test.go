@@ -102,3 +102,34 @@ func TestEngineRunRmLeavesNothing(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestEngineLeanMonitorHelpers: what the lean monitor asks of the full
+// berth (an image container's restart, its removal with no client
+// attached) works and leaves nothing behind.
+func TestEngineLeanMonitorHelpers(t *testing.T) {
+	e := newEngineEnv(t)
+	img := e.importBusybox()
+	if _, errOut, code := e.berth("run", "-d", "--name", "retry", "--network", "none", "--restart", "on-failure:2", img, "sh", "-c", "echo try; exit 1"); code != 0 {
+		t.Fatalf("run -d: %s", errOut)
+	}
+	eventually(t, 30*time.Second, "on-failure:2 to give up", func() bool {
+		return e.inspect("retry", "{{.State.Status}} {{.RestartCount}}") == "exited 2"
+	})
+	if out, _, _ := e.berth("logs", "retry"); strings.Count(out, "try") != 3 {
+		t.Errorf("logs after 2 restarts of an image container: %q", out)
+	}
+	if _, errOut, code := e.berth("rm", "retry"); code != 0 {
+		t.Fatalf("rm: %s", errOut)
+	}
+	if _, errOut, code := e.berth("run", "-d", "--rm", "--network", "none", img, "true"); code != 0 {
+		t.Fatalf("run -d --rm: %s", errOut)
+	}
+	eventually(t, 20*time.Second, "the monitor to remove a detached --rm container", func() bool {
+		ents, _ := os.ReadDir(filepath.Join(e.root, "containers"))
+		runEnts, _ := os.ReadDir(filepath.Join(e.runroot, "containers"))
+		return len(ents) == 0 && len(runEnts) == 0
+	})
+	if _, errOut, code := e.berth("run", "--rm", "--restart", "always", img, "true"); code != 125 || !strings.Contains(errOut, "conflicting options") {
+		t.Errorf("--rm with --restart: exit %d, %s", code, errOut)
+	}
+}
