@@ -11,7 +11,7 @@ TESTFLAGS ?= -count=1 -timeout 45m -p 2
 .PHONY: all build deps rootfs test test-unit demo bench clean FORCE
 all: build
 
-build: bin/berth bin/berth-runtime
+build: bin/berth bin/berth-runtime bin/berth-monitor
 
 bin/berth: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/berth
@@ -23,6 +23,10 @@ bin/berth: FORCE
 bin/berth-runtime: FORCE
 	rm -f $@
 	$(GO) build -tags netgo,osusergo -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $@ ./cmd/berth-runtime
+
+# The lean keeper of one running container (cmd/berth-monitor), started by berth.
+bin/berth-monitor: FORCE
+	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/berth-monitor
 
 deps:
 	scripts/deps.sh
