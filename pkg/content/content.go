@@ -248,6 +248,9 @@ type Writer struct {
 	// DeferDirSync says the caller calls the store's SyncDir after its
 	// Commits (one fsync of the blob directory for many blobs).
 	DeferDirSync bool
+	// Flusher, when set, is told how many bytes are written, so it can
+	// make them durable in the background (see Flusher).
+	Flusher *Flusher
 
 	s    *Store
 	f    *os.File
@@ -261,6 +264,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
+	w.Flusher.Wrote(n)
 	return n, err
 }
 

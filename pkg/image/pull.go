@@ -281,6 +281,10 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.jobs())
+	// What the layers write is flushed in the background as it is
+	// written; the syncfs below then finds only the last batch to flush.
+	var flusher, blobFlusher *content.Flusher
+	defer func() { flusher.Stop(); blobFlusher.Stop() }()
 	pending := false
 	for i, l := range layers {
 		id := shortID(l.Digest)
@@ -290,11 +294,18 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 			opts.progress(id, "Already exists", 0, 0)
 			continue
 		}
+		if !pending {
+			flusher = content.StartFlusher(s.snapshots.Root(), 0)
+			blobFlusher = flusher
+			if !sameFS(s.content.Root(), s.snapshots.Root()) {
+				blobFlusher = content.StartFlusher(s.content.Root(), 0)
+			}
+		}
 		pending = true
 		opts.progress(id, "Waiting", 0, l.Size)
 		g.Go(func() error {
 			t0 := time.Now()
-			f, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open)
+			f, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open, flusher, blobFlusher)
 			slog.Debug("pull: layer", "digest", l.Digest, "bytes", l.Size, "elapsed", time.Since(t0))
 			if err != nil {
 				opts.progress(id, "Failed", 0, 0)
@@ -305,7 +316,10 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	flusher.Stop()
+	blobFlusher.Stop()
+	if err != nil {
 		return false, err
 	}
 	if !pending {
@@ -364,7 +378,7 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 // fetchLayer reads layer l (from open when its blob is missing, else from
 // the store), unpacking it when its snapshot is missing. The blob is
 // verified but not yet moved into place.
-func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener) (_ *fetched, err error) {
+func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener, flusher, blobFlusher *content.Flusher) (_ *fetched, err error) {
 	id := shortID(l.Digest)
 	f := &fetched{}
 	defer func() {
@@ -385,6 +399,7 @@ func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool
 		if f.w, err = s.content.Writer(); err != nil {
 			return nil, err
 		}
+		f.w.Flusher = blobFlusher
 		pr := &progressReader{r: io.LimitReader(rc, l.Size+1), total: l.Size, status: "Downloading", id: id, opts: opts}
 		src = io.TeeReader(pr, f.w)
 	} else {
@@ -400,7 +415,7 @@ func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool
 		if err != nil {
 			return nil, err
 		}
-		f.u, err = s.snapshots.Unpack(ctx, l.DiffID, zr)
+		f.u, err = s.snapshots.Unpack(ctx, l.DiffID, zr, snapshot.UnpackOptions{Flusher: flusher})
 		zr.Close()
 		if err != nil {
 			return nil, err
