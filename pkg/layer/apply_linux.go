@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/errdefs"
@@ -79,7 +81,9 @@ func wrapTar(err error) error {
 	if errors.Is(err, ErrTooLarge) || errors.Is(err, errdefs.ErrInvalidArgument) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+	var corrupt flate.CorruptInputError
+	if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgzip.ErrChecksum) || errors.Is(err, pgzip.ErrHeader) || errors.As(err, &corrupt) {
 		return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)
 	}
 	return err
