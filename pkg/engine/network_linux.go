@@ -89,7 +89,7 @@ func (e *Engine) finishEtcFiles(c *Container, resolv, gateway string) error {
 			}
 			resolv = string(b)
 		}
-		if err := writeFile(path, []byte(resolvConf(resolv, h)), 0o644, false); err != nil {
+		if err := overwrite(path, resolvConf(resolv, h)); err != nil {
 			return err
 		}
 	}
@@ -103,6 +103,25 @@ func (e *Engine) finishEtcFiles(c *Container, resolv, gateway string) error {
 		}
 	}
 	return nil
+}
+
+// overwrite replaces the content of the file at path in place: written
+// over the old bytes, then cut to length. writeEtcFiles made it moments ago
+// and nothing has it open; a rename over it (or a truncation to zero) would
+// make ext4 force its write-back on every run.
+func overwrite(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt([]byte(data), 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // joinNetwork puts the container into the network namespace of container
