@@ -353,7 +353,7 @@ func (m *Manager) migrateEndpoints(id string) error {
 
 // putEndpoint records a new endpoint (the network's lock is held).
 func (m *Manager) putEndpoint(id string, ep *endpoint) error {
-	if !idRE.MatchString(ep.ContainerID) {
+	if !idRE().MatchString(ep.ContainerID) {
 		return fmt.Errorf("endpoint of container %q: %w", ep.ContainerID, errdefs.ErrInvalidArgument)
 	}
 	if err := os.MkdirAll(m.epDir(id), 0o700); err != nil {
