@@ -85,6 +85,7 @@ func TestRunDNSAndExtraHosts(t *testing.T) {
 		{[]string{"--add-host", "nohost"}, "--add-host"},
 		{[]string{"--add-host", "h:300.1.1.1"}, "--add-host"},
 		{[]string{"--network", "none", "--add-host", "gw:host-gateway"}, "host-gateway"},
+		{[]string{"--network-alias", "db"}, "user-defined networks"},
 	} {
 		args := append(append([]string{"run", "--rm", "--rootfs", e.rootfs}, tc.flags...), "true")
 		if _, errOut, code := e.berth(args...); code != 125 || !strings.Contains(errOut, tc.want) {
