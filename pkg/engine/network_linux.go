@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -40,6 +41,10 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, 
 	if e.opts.Network == nil {
 		return "", false, fmt.Errorf("network %s: no network support in this build: %w", mode, errdefs.ErrNotImplemented)
 	}
+	start := time.Now()
+	defer func() {
+		slog.Debug("network set up", "container", c.ID, "network", mode, "took", time.Since(start), "err", err)
+	}()
 	netns = filepath.Join(e.store.runDir(c.ID), "netns")
 	unix.Unmount(netns, unix.MNT_DETACH)
 	os.Remove(netns)
@@ -365,6 +370,8 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 	if _, err := os.Stat(netns); err != nil {
 		return
 	}
+	start := time.Now()
+	defer func() { slog.Debug("network torn down", "container", c.ID, "took", time.Since(start)) }()
 	if e.opts.Network != nil {
 		rel, release := e.opts.Network.(Releaser)
 		if users, _ := os.ReadDir(filepath.Join(e.store.runDir(c.ID), "netns-users")); len(users) > 0 {
