@@ -107,7 +107,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 			slog.Error("container run failed", "id", id, "err", runErr)
 		}
 		c, err = eng.Update(id, func(c *engine.Container) error {
-			c.State.Running, c.State.Pid = false, 0
+			c.State.Running, c.State.Pid, c.State.Paused = false, 0, false
 			c.ClearNetwork()
 			c.State.ExitCode = code
 			c.State.FinishedAt = time.Now().UTC()
@@ -129,6 +129,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 			m.closeClients(code)
 			return nil // removed under us
 		}
+		eng.EmitContainer(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 		if !c.State.Restarting {
 			if c.HostConfig.AutoRemove {
 				if err := eng.RemoveStopped(ctx, id, true); err != nil {
@@ -301,6 +302,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		return fail(err)
 	}
 	report(nil)
+	eng.EmitContainer(c, "start", nil)
 	hctx, stopHealth := context.WithCancel(ctx)
 	if c.Config.Healthcheck != nil {
 		go m.health(hctx, c, rt)
@@ -327,6 +329,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	}
 	m.mu.Unlock()
 	if oom {
+		eng.EmitContainer(c, "oom", nil)
 		eng.Update(c.ID, func(rec *engine.Container) error { rec.State.OOMKilled = true; return nil })
 		if code == 0 {
 			code = 137
@@ -537,11 +540,13 @@ func (m *monitor) health(ctx context.Context, c *engine.Container, rt engine.Run
 		}
 		res := runCheck(ctx, rt, c.ID, spec.Process, args, timeout)
 		inStart := time.Since(started) < hc.StartPeriod
-		m.eng.Update(c.ID, func(rec *engine.Container) error {
+		prev := ""
+		rec, err := m.eng.Update(c.ID, func(rec *engine.Container) error {
 			h := rec.State.Health
 			if h == nil || !rec.State.Running {
 				return nil
 			}
+			prev = h.Status
 			h.Log = append(h.Log, res)
 			if len(h.Log) > 5 {
 				h.Log = h.Log[len(h.Log)-5:]
@@ -556,6 +561,9 @@ func (m *monitor) health(ctx context.Context, c *engine.Container, rt engine.Run
 			}
 			return nil
 		})
+		if err == nil && rec.State.Health != nil && prev != "" && rec.State.Health.Status != prev {
+			m.eng.EmitContainer(rec, "health_status: "+rec.State.Health.Status, nil)
+		}
 	}
 }
 
