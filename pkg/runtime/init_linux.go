@@ -32,6 +32,9 @@ func IsChild() bool { return os.Getenv(envInit) != "" }
 // telling the parent why.
 func ChildMain() {
 	mode := os.Getenv(envInit)
+	if mode == reapMode {
+		reapMain() // never returns
+	}
 	fd, err := strconv.Atoi(os.Getenv(envSync))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runtime: bad sync fd")
@@ -51,7 +54,7 @@ func childMain(mode string, conn *syncConn) error {
 	for _, k := range []string{envFifo, envConsole, envPreserve} {
 		env[k] = os.Getenv(k)
 	}
-	for _, k := range []string{envInit, envSync, envNsenter, envFifo, envConsole, envPreserve} {
+	for _, k := range []string{envInit, envSync, envNsenter, envFifo, envConsole, envPreserve, "GOMAXPROCS", "GOGC"} {
 		os.Unsetenv(k)
 	}
 	preserve, _ := strconv.Atoi(env[envPreserve])
