@@ -12,7 +12,7 @@ import (
 // network it is attached to, and rewrites the members' hosts files, so
 // that its peers resolve the new name (and no longer the old one).
 func (m *Manager) Rename(ctx context.Context, containerID, name string) error {
-	if !idRE.MatchString(containerID) {
+	if !idRE().MatchString(containerID) {
 		return fmt.Errorf("rename: container ID %q: %w", containerID, errdefs.ErrInvalidArgument)
 	}
 	if err := validName("container", name); err != nil {

@@ -1,4 +1,4 @@
-package engine
+package backend
 
 import (
 	"context"
@@ -10,15 +10,16 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth/berth/pkg/engine"
 	"github.com/berth/berth/pkg/image"
 	"github.com/berth/berth/pkg/layer"
 )
 
-var _ ImageCommitter = StoreImages{}
+var _ engine.ImageCommitter = Images{}
 
-// CommitImage implements ImageCommitter: the snapshot's upper directory is
+// CommitImage implements engine.ImageCommitter: the snapshot's upper directory is
 // written as an OCI layer and appended to the container's image.
-func (s StoreImages) CommitImage(ctx context.Context, req ImageCommit) (string, error) {
+func (s Images) CommitImage(ctx context.Context, req engine.ImageCommit) (string, error) {
 	id, err := digest.Parse(req.ImageID)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", req.ImageID, err)
@@ -61,7 +62,7 @@ func (s StoreImages) CommitImage(ctx context.Context, req ImageCommit) (string, 
 
 // commitConfig is the container's config as an image config, with the
 // --change instructions applied over it.
-func commitConfig(c Config, ch *v1.Config) v1.Config {
+func commitConfig(c engine.Config, ch *v1.Config) v1.Config {
 	out := v1.Config{
 		User: c.User, Env: append([]string(nil), c.Env...), Cmd: append([]string(nil), c.Cmd...),
 		Entrypoint: append([]string(nil), c.Entrypoint...), WorkingDir: c.WorkingDir, StopSignal: c.StopSignal,
