@@ -360,7 +360,9 @@ func (t *tailer) close() {
 	}
 }
 
-// read delivers what was appended since the last read.
+// read delivers what was appended since the last read. After a rotation
+// the old file is read to its end; if the log rotated twice meanwhile, the
+// file in between (now ".1") is read whole before the new one.
 func (t *tailer) read(fn func(*Event) (bool, error)) error {
 	for {
 		if t.f != nil {
@@ -376,7 +378,16 @@ func (t *tailer) read(fn func(*Event) (bool, error)) error {
 		if !t.rotated() {
 			return nil
 		}
+		var finished os.FileInfo
+		if t.f != nil {
+			finished, _ = t.f.Stat()
+		}
 		t.close()
+		if prev, err := os.Stat(t.path + ".1"); err == nil && finished != nil && !os.SameFile(prev, finished) {
+			if err := readEvents(t.path+".1", fn); err != nil {
+				return err
+			}
+		}
 		if err := t.open(); err != nil {
 			return err
 		}
