@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/template"
@@ -100,3 +102,14 @@ func formatEvent(ev *engine.Event) string {
 	return b.String()
 }
 
+
+// emitImageEvent records an image event (pull, tag, untag, delete) in the
+// engine's event log; a failure to record it does not fail the command.
+func emitImageEvent(opts *Options, action, id, name string) {
+	ev := engine.Event{Status: action, ID: id, Type: engine.EventImage, Action: action,
+		Actor: engine.EventActor{ID: id, Attributes: map[string]string{"name": name}}}
+	l := &engine.EventLog{Path: filepath.Join(opts.Root, "events.log"), MaxSize: engine.DefaultEventLogSize}
+	if err := l.Append(ev); err != nil {
+		slog.Warn("recording an image event", "action", action, "err", err)
+	}
+}

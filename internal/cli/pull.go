@@ -51,6 +51,7 @@ func NewCmdPull(opts *Options) *cobra.Command {
 					printPullStatus(out, res.Downloaded, res.Ref)
 				}
 				fmt.Fprintln(out, res.Ref)
+				emitImageEvent(opts, "pull", res.Ref, image.Familiar(res.Ref))
 				return nil
 			}
 			tags, err := st.ListTags(cmd.Context(), repo, po.RemoteOptions)
@@ -67,6 +68,7 @@ func NewCmdPull(opts *Options) *cobra.Command {
 					return err
 				}
 				downloaded = downloaded || res.Downloaded
+				emitImageEvent(opts, "pull", res.Ref, image.Familiar(res.Ref))
 			}
 			if !quiet {
 				printPullStatus(out, downloaded, repo)

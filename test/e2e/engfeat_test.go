@@ -88,7 +88,7 @@ func TestEngfeatPauseUnpause(t *testing.T) {
 		if _, errOut, code := e.berth("stop", "-t", "5", "pz"); code != 0 {
 			t.Fatalf("stop of a paused container: exit %d: %s", code, errOut)
 		}
-		// sh ignores nothing here: SIGTERM, delivered after the thaw, ends it.
+		// sh as PID 1 ignores SIGTERM: SIGKILL after the timeout ends the thawed container.
 		if got := e.inspect("pz", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}"); got != "exited false false" {
 			t.Fatalf("after stop: %q", got)
 		}
