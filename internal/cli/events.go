@@ -102,7 +102,6 @@ func formatEvent(ev *engine.Event) string {
 	return b.String()
 }
 
-
 // emitImageEvent records an image event (pull, tag, untag, delete) in the
 // engine's event log; a failure to record it does not fail the command.
 func emitImageEvent(opts *Options, action, id, name string) {
