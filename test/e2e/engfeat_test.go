@@ -430,6 +430,15 @@ func TestEngfeatEvents(t *testing.T) {
 	if strings.TrimSpace(out) != "/ev1 ev1b" {
 		t.Fatalf("rename event: %q", out)
 	}
+	t.Run("oom and health_status", func(t *testing.T) {
+		e.run([]string{"--name", "hog", "--memory", "16m", "--memory-swap", "16m"}, "sh", "-c", "x=0123456789abcdef; while true; do x=$x$x; done")
+		e.mustRunD([]string{"--name", "doc", "--health-cmd", "true", "--health-interval", "1s"}, "sleep", "600")
+		eventually(t, 30*time.Second, "health_status and oom events", func() bool {
+			out, _, _ := e.berth("events", "--since", start, "--until", "0s", "--filter", "event=oom", "--filter", "event=health_status",
+				"--format", "{{.Action}} {{.Actor.Attributes.name}}")
+			return strings.Contains(out, "oom hog") && strings.Contains(out, "health_status: healthy doc")
+		})
+	})
 	for _, tc := range []struct {
 		args []string
 		want string
