@@ -105,3 +105,9 @@ func (e *Engine) thawIfPaused(ctx context.Context, c *Container) {
 
 // StatusPaused is a running container whose processes are frozen.
 const StatusPaused = "paused"
+
+// Paused reports whether container id is recorded as paused.
+func (e *Engine) Paused(id string) bool {
+	c, err := e.store.load(id)
+	return err == nil && c.State.Paused
+}

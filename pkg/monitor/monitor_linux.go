@@ -538,6 +538,9 @@ func (m *monitor) health(ctx context.Context, c *engine.Container, rt engine.Run
 			return
 		case <-time.After(interval):
 		}
+		if m.eng.Paused(c.ID) {
+			continue // a frozen container cannot answer: no check while paused
+		}
 		res := runCheck(ctx, rt, c.ID, spec.Process, args, timeout)
 		inStart := time.Since(started) < hc.StartPeriod
 		prev := ""
