@@ -1,7 +1,9 @@
 package backend
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -51,13 +53,48 @@ func (s Images) CommitImage(ctx context.Context, req engine.ImageCommit) (string
 		names = []string{req.Ref}
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(layer.WriteDiff(ctx, pw, upper)) }()
+	go func() { pw.CloseWithError(writeChanges(ctx, pw, upper)) }()
 	img, err := s.Store.Commit(ctx, base, pr, cfg, names...)
 	pr.CloseWithError(io.ErrClosedPipe) // let WriteDiff end if Commit failed early
 	if err != nil {
 		return "", err
 	}
 	return img.ID.String(), nil
+}
+
+// runtimeMountPoints are the files the engine bind-mounts over when the
+// image lacks them: the runtime leaves them, empty, in the writable layer
+// as mount targets. They are not the container's changes (docker keeps
+// them in an init layer of their own).
+var runtimeMountPoints = map[string]bool{"etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true}
+
+// writeChanges writes the upper directory as a layer tar, without the
+// runtime's mount points.
+func writeChanges(ctx context.Context, w io.Writer, upper string) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(layer.WriteDiff(ctx, pw, upper)) }()
+	defer pr.Close()
+	tr := tar.NewReader(pr)
+	tw := tar.NewWriter(w)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg && hdr.Size == 0 && runtimeMountPoints[strings.TrimPrefix(hdr.Name, "./")] {
+			continue
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
 }
 
 // commitConfig is the container's config as an image config, with the
