@@ -294,6 +294,18 @@ func TestEngfeatCommit(t *testing.T) {
 	if got, _, _ := e.berth("image", "inspect", "-f", "{{.Author}}", "committed:v1"); strings.TrimSpace(got) != "Ann <ann@example.com>" {
 		t.Fatalf("author: %q", got)
 	}
+	// The runtime's mount points (the busybox image has no /etc/hosts) are
+	// not committed; the container's own files are. A created container's
+	// rootfs shows the image without the runtime's mounts.
+	if _, errOut, code := e.berth("create", "--name", "look", "--network", "none", "committed:v1"); code != 0 {
+		t.Fatalf("create: %s", errOut)
+	}
+	if _, errOut, code := e.berth("cp", "look:/etc/hosts", "-"); code != 1 || !strings.Contains(errOut, "could not find") {
+		t.Fatalf("the committed image has the runtime's /etc/hosts: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := e.berth("cp", "look:/hello", "-"); code != 0 {
+		t.Fatalf("the committed image lacks /hello: %s", errOut)
+	}
 
 	t.Run("running container, paused during the commit", func(t *testing.T) {
 		if _, errOut, code := e.berth("run", "-d", "--name", "live", "--network", "none", img, "sh", "-c", "echo live > /live; exec sleep 600"); code != 0 {
