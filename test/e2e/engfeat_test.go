@@ -255,6 +255,24 @@ func TestEngfeatUpdate(t *testing.T) {
 		t.Fatalf("memory limit after rejected updates: %s", got)
 	}
 
+	t.Run("through runc's command line", func(t *testing.T) {
+		rid := e.mustRunD([]string{"--name", "viarunc", "--runtime", "runc", "--memory", "32m"}, "sleep", "600")
+		if _, errOut, code := e.berth("update", "--memory", "48m", "--pids-limit", "30", "viarunc"); code != 0 {
+			t.Fatalf("update: %s", errOut)
+		}
+		if got := cgroupFile(t, rid, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(48*mb) {
+			t.Errorf("memory limit %s", got)
+		}
+		if got := cgroupFile(t, rid, "pids", "pids.max"); got != "30" {
+			t.Errorf("pids.max %s", got)
+		}
+		if _, errOut, code := e.berth("pause", "viarunc"); code != 0 || !frozen(t, rid) {
+			t.Fatalf("pause through runc: exit %d %s", code, errOut)
+		}
+		if _, errOut, code := e.berth("unpause", "viarunc"); code != 0 || frozen(t, rid) {
+			t.Fatalf("unpause through runc: exit %d %s", code, errOut)
+		}
+	})
 	t.Run("stopped container", func(t *testing.T) {
 		e.mustRunD([]string{"--name", "later"}, "true")
 		e.berth("wait", "later")
