@@ -106,6 +106,25 @@ func TestEngfeatPauseUnpause(t *testing.T) {
 			t.Fatalf("after kill: %q", got)
 		}
 	})
+	t.Run("monitor killed while paused", func(t *testing.T) {
+		e.berth("start", "pz")
+		e.berth("pause", "pz")
+		mp, _ := strconv.Atoi(e.inspect("pz", "{{.State.MonitorPid}}"))
+		if mp <= 0 {
+			t.Fatal("no monitor pid")
+		}
+		syscallKill(mp)
+		eventually(t, 10*time.Second, "the repaired record", func() bool {
+			out, _, _ := e.berth("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "pz")
+			return strings.TrimSpace(out) == "exited false"
+		})
+		if _, errOut, code := e.berth("start", "pz"); code != 0 {
+			t.Fatalf("start after repair: %s", errOut)
+		}
+		if got := e.inspect("pz", "{{.State.Status}} {{.State.Paused}}"); got != "running false" {
+			t.Fatalf("restarted container: %q", got)
+		}
+	})
 	t.Run("rm -f", func(t *testing.T) {
 		e.berth("start", "pz")
 		if _, errOut, code := e.berth("pause", "pz"); code != 0 {
