@@ -37,7 +37,7 @@ func NewCmdEvents(opts *Options) *cobra.Command {
 			if eo.Filter, err = engine.ParseEventFilters(filters); err != nil {
 				return usageError(cmd, err)
 			}
-			print, err := eventPrinter(cmd.OutOrStdout(), format)
+			show, err := eventPrinter(cmd.OutOrStdout(), format)
 			if err != nil {
 				return usageError(cmd, err)
 			}
@@ -45,7 +45,7 @@ func NewCmdEvents(opts *Options) *cobra.Command {
 			if err != nil {
 				return engineError(err)
 			}
-			return eng.Events().Watch(cmd.Context(), eo, print)
+			return eng.Events().Watch(cmd.Context(), eo, show)
 		},
 	}
 	f := cmd.Flags()
