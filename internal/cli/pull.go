@@ -73,6 +73,7 @@ client.cert and client.key. Credentials come from docker's config.json.`,
 					printPullStatus(out, res.Downloaded, res.Ref)
 				}
 				fmt.Fprintln(out, res.Ref)
+				emitImageEvent(opts, "pull", res.Ref, image.Familiar(res.Ref))
 				return nil
 			}
 			tags, err := st.ListTags(cmd.Context(), repo, po.RemoteOptions)
@@ -89,6 +90,7 @@ client.cert and client.key. Credentials come from docker's config.json.`,
 					return err
 				}
 				downloaded = downloaded || res.Downloaded
+				emitImageEvent(opts, "pull", res.Ref, image.Familiar(res.Ref))
 			}
 			if !quiet {
 				printPullStatus(out, downloaded, repo)
