@@ -113,7 +113,10 @@ func (c *child) start() (*started, error) {
 	}
 	// The memfd must sit at exeFD in the child; exec.Cmd resolves Path in
 	// the child after it has arranged ExtraFiles, so the number holds.
-	if c.cloneflags&unix.CLONE_NEWUSER != 0 {
+	if c.cloneflags&unix.CLONE_NEWUSER == 0 {
+		// Made by nsenter after its joins (mapUser), or none at all.
+		cmd.SysProcAttr.UidMappings, cmd.SysProcAttr.GidMappings = nil, nil
+	} else {
 		// The child keeps our (unmapped) ids until it switches to the
 		// namespace's root; only then does execve give it capabilities there.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
@@ -124,6 +127,12 @@ func (c *child) start() (*started, error) {
 		return nil, fmt.Errorf("starting the runtime's child: %w", err)
 	}
 	s := &started{cmd: cmd, pid: cmd.Process.Pid, conn: newSyncConn(parent)}
+	if c.unshare&unix.CLONE_NEWUSER != 0 {
+		if err := s.mapUser(c); err != nil {
+			s.kill()
+			return nil, err
+		}
+	}
 	if c.fork {
 		m, err := s.conn.expect(msgPid)
 		werr := cmd.Wait()
