@@ -3,7 +3,6 @@ module github.com/berth/berth
 go 1.26.8
 
 require (
-	github.com/cilium/ebpf v0.22.0
 	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sys v0.50.0

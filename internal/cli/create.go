@@ -27,6 +27,7 @@ type createFlags struct {
 	healthCmd                                                                                                      string
 	healthInterval, healthTimeout, healthStart                                                                     time.Duration
 	healthRetries                                                                                                  int
+	net                                                                                                            netFlags
 }
 
 func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
@@ -49,6 +50,7 @@ func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
 	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
 	fs.StringVar(&f.network, "network", "", "connect a container to a network (none, host, bridge or a network name)")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "add network-scoped alias for the container")
+	addNetFlags(fs, &f.net)
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
 	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit")
 	fs.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
@@ -192,6 +194,9 @@ func (f *createFlags) request(cmd *cobra.Command, args []string) (engine.CreateR
 	}
 	h.PublishAllPorts = f.publishAll
 	h.NetworkMode, h.Aliases = f.network, f.aliases
+	if err := f.net.apply(&req); err != nil {
+		return bad("%v", err)
+	}
 	h.AutoRemove, h.Privileged, h.ReadonlyRootfs, h.Init = f.rm, f.privileged, f.readOnly, f.init
 	h.CapAdd, h.CapDrop, h.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
 	var err error

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"github.com/berth/berth/pkg/engine"
+	"github.com/berth/berth/pkg/engine/backend"
 	"github.com/berth/berth/pkg/image"
 	"github.com/berth/berth/pkg/network"
 )
@@ -16,7 +17,7 @@ func engineBackends(opts *Options, eo *engine.Options) error {
 	if err != nil {
 		return err
 	}
-	eo.Images = engine.StoreImages{Store: imgs}
-	eo.Network = engine.Networks{Manager: nets}
+	eo.Images = backend.Images{Store: imgs}
+	eo.Network = backend.Networks{Manager: nets}
 	return nil
 }

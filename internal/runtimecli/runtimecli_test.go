@@ -64,7 +64,6 @@ func TestLeanDeps(t *testing.T) {
 		"github.com/opencontainers/runtime-spec/",
 		"github.com/spf13/cobra",
 		"github.com/spf13/pflag",
-		"github.com/cilium/ebpf", // pkg/cgroups: cgroup v2 device filter
 		"golang.org/x/sys/",
 	}
 	for _, p := range strings.Fields(string(out)) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/berth/berth/pkg/errdefs"
 )
@@ -11,9 +12,11 @@ import (
 // nameRE is docker's reference grammar for NAME[:TAG] (no digest): lower-case
 // path components separated by / with an optional registry host first.
 var (
-	componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-	hostRE      = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$`)
-	tagRE       = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+	componentRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`) })
+	hostRE      = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$`)
+	})
+	tagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w][\w.-]{0,127}$`) })
 )
 
 // ValidateTag checks a -t value: NAME[:TAG].
@@ -30,19 +33,19 @@ func ValidateTag(t string) error {
 	name, tag := t, ""
 	if i := strings.LastIndex(t, ":"); i > strings.LastIndex(t, "/") {
 		name, tag = t[:i], t[i+1:]
-		if !tagRE.MatchString(tag) {
+		if !tagRE().MatchString(tag) {
 			return bad("the tag must be [A-Za-z0-9_.-], at most 128 characters")
 		}
 	}
 	parts := strings.Split(name, "/")
 	if len(parts) > 1 && (strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost") {
-		if !hostRE.MatchString(parts[0]) {
+		if !hostRE().MatchString(parts[0]) {
 			return bad("bad registry host")
 		}
 		parts = parts[1:]
 	}
 	for _, p := range parts {
-		if !componentRE.MatchString(p) {
+		if !componentRE().MatchString(p) {
 			return bad("repository names must be lower-case letters, digits and separators")
 		}
 	}

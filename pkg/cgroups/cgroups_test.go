@@ -66,3 +66,22 @@ func TestIgnored(t *testing.T) {
 		t.Fatalf("Features = %+v", f)
 	}
 }
+
+func TestListAndSizeSyntax(t *testing.T) {
+	for _, c := range []struct {
+		s        string
+		cpu, pgs bool
+	}{
+		{"0", true, false}, {"0-3", true, false}, {"0,2-3,7", true, false}, {"12-", false, false},
+		{"", false, false}, {"a", false, false}, {"1,,2", false, false}, {"1-2-3", false, false}, {" 1", false, false},
+		{"2MB", false, true}, {"1GB", false, true}, {"64KB", false, true}, {"02MB", false, false},
+		{"MB", false, false}, {"2TB", false, false}, {"2M", false, false}, {"2mb", false, false},
+	} {
+		if got := isCPUList(c.s); got != c.cpu {
+			t.Errorf("isCPUList(%q) = %v", c.s, got)
+		}
+		if got := isPageSize(c.s); got != c.pgs {
+			t.Errorf("isPageSize(%q) = %v", c.s, got)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package cgroups
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -11,11 +10,41 @@ import (
 	"github.com/berth/berth/pkg/errdefs"
 )
 
-// cpuList matches the kernel's list syntax for cpuset.cpus and cpuset.mems.
-var cpuList = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
+// isCPUList reports whether s is in the kernel's list syntax for
+// cpuset.cpus and cpuset.mems: N or N-M, comma separated.
+// (Hand-written, not a regexp: package-level regexps are compiled in
+// every runtime process and container init when the package loads.)
+func isCPUList(s string) bool {
+	for _, item := range strings.Split(s, ",") {
+		lo, hi, ranged := strings.Cut(item, "-")
+		if !isDigits(lo) || ranged && !isDigits(hi) {
+			return false
+		}
+	}
+	return true
+}
 
-// pageSize matches an OCI hugepage size ("2MB", "1GB", "64KB").
-var pageSize = regexp.MustCompile(`^[1-9][0-9]*[KMG]B$`)
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isPageSize reports whether s is an OCI hugepage size ("2MB", "1GB", "64KB").
+func isPageSize(s string) bool {
+	n, ok := strings.CutSuffix(s, "B")
+	if !ok || len(n) < 2 || !strings.ContainsRune("KMG", rune(n[len(n)-1])) {
+		return false
+	}
+	n = n[:len(n)-1]
+	return isDigits(n) && n[0] != '0'
+}
 
 // ValidateResources checks the values of r that can be judged without the
 // host: ranges, formats and combinations. The kernel judges the rest when
@@ -53,10 +82,10 @@ func ValidateResources(r *specs.LinuxResources) error {
 		if c.Period != nil && *c.Period != 0 && (*c.Period < 1000 || *c.Period > 1000000) {
 			return inv("cpu.period", "%d is outside 1000..1000000 microseconds", *c.Period)
 		}
-		if c.Cpus != "" && !cpuList.MatchString(c.Cpus) {
+		if c.Cpus != "" && !isCPUList(c.Cpus) {
 			return inv("cpu.cpus", "%q is not a CPU list such as 0-2,4", c.Cpus)
 		}
-		if c.Mems != "" && !cpuList.MatchString(c.Mems) {
+		if c.Mems != "" && !isCPUList(c.Mems) {
 			return inv("cpu.mems", "%q is not a node list such as 0-1", c.Mems)
 		}
 		if c.Idle != nil && *c.Idle != 0 && *c.Idle != 1 {
@@ -91,7 +120,7 @@ func ValidateResources(r *specs.LinuxResources) error {
 		}
 	}
 	for i, h := range r.HugepageLimits {
-		if !pageSize.MatchString(h.Pagesize) {
+		if !isPageSize(h.Pagesize) {
 			return inv(fmt.Sprintf("hugepageLimits[%d].pageSize", i), "%q is not a size such as 2MB", h.Pagesize)
 		}
 	}

@@ -70,6 +70,8 @@ type CreateRequest struct {
 	// EntrypointSet tells an empty --entrypoint "" from no --entrypoint.
 	EntrypointSet bool
 	HostConfig    HostConfig
+	// IPv4Address is a static address on the container's network (--ip).
+	IPv4Address string
 }
 
 // Create records a new container; nothing runs until Start.
@@ -82,7 +84,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	name := strings.TrimPrefix(req.Name, "/")
 	if name == "" {
 		name = randomName()
-	} else if !validName.MatchString(name) {
+	} else if !validName().MatchString(name) {
 		return nil, fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, errdefs.ErrInvalidArgument)
 	}
 	c := &Container{
@@ -104,7 +106,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if c.HostConfig.NetworkMode == "" || c.HostConfig.NetworkMode == "default" {
 		c.HostConfig.NetworkMode = "bridge"
 	}
-	if err := e.checkNetworkMode(c.HostConfig.NetworkMode); err != nil {
+	if err := e.checkNetwork(ctx, c, req.IPv4Address); err != nil {
 		return nil, err
 	}
 	if c.HostConfig.LogConfig.Type == "" {

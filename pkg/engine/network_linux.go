@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"log/slog"
-
 	"context"
 	"fmt"
-	"github.com/berth/berth/pkg/errdefs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,20 +12,30 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/pkg/errdefs"
 )
 
 // setupNetwork gives the container its network: nothing for host, a new
-// namespace with loopback for none (the runtime makes it), and for bridge
-// networks a namespace berth creates and pins, attached by the network
-// manager. It writes the container's /etc files too.
+// namespace with loopback for none (the runtime makes it), another
+// container's namespace for container:ID, and for bridge networks a
+// namespace berth creates and pins, attached by the network manager. It
+// writes the container's /etc files too.
 func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, hostNet bool, err error) {
 	mode := c.HostConfig.NetworkMode
+	if id, ok := strings.CutPrefix(mode, "container:"); ok {
+		return e.joinNetwork(ctx, c, id)
+	}
 	hostNet = mode == "host"
 	if err := e.writeEtcFiles(c, hostNet); err != nil {
 		return "", false, err
 	}
 	if mode == "host" || mode == "none" {
-		return "", hostNet, nil
+		gw := ""
+		if hostNet {
+			gw = "127.0.0.1"
+		}
+		return "", hostNet, e.finishEtcFiles(c, "", gw)
 	}
 	if e.opts.Network == nil {
 		return "", false, fmt.Errorf("network %s: no network support in this build: %w", mode, errdefs.ErrNotImplemented)
@@ -38,12 +46,120 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, 
 	if err := newNetNS(netns); err != nil {
 		return "", false, fmt.Errorf("creating network namespace: %w", err)
 	}
-	for i, name := range append([]string{mode}, c.ExtraNetworks...) {
-		if err := e.attachNetwork(ctx, c, name, netns, i == 0); err != nil {
+	names := append([]string{mode}, c.ExtraNetworks...)
+	atts := make([]*Attachment, len(names))
+	for i, name := range names {
+		if atts[i], err = e.attachOne(ctx, c, name, netns, i == 0); err != nil {
 			return "", false, err
 		}
 	}
-	return netns, false, nil
+	if err := e.recordNetworks(c, netns, names, atts); err != nil {
+		return "", false, err
+	}
+	primary := atts[0]
+	resolv := ""
+	if len(primary.DNS) > 0 {
+		var b strings.Builder
+		for _, ns := range primary.DNS {
+			fmt.Fprintf(&b, "nameserver %s\n", ns)
+		}
+		if len(primary.Search) > 0 {
+			fmt.Fprintf(&b, "search %s\n", strings.Join(primary.Search, " "))
+		}
+		if len(primary.Options) > 0 {
+			fmt.Fprintf(&b, "options %s\n", strings.Join(primary.Options, " "))
+		}
+		resolv = b.String()
+	}
+	return netns, false, e.finishEtcFiles(c, resolv, primary.Gateway)
+}
+
+// finishEtcFiles writes what --dns..., --add-host add to the /etc files:
+// resolv (when not empty) with the DNS flags laid over it, and the extra
+// hosts, host-gateway being gateway.
+func (e *Engine) finishEtcFiles(c *Container, resolv, gateway string) error {
+	dir := e.store.dir(c.ID)
+	h := &c.HostConfig
+	if resolv != "" || len(h.Dns)+len(h.DnsSearch)+len(h.DnsOptions) > 0 {
+		path := filepath.Join(dir, "resolv.conf")
+		if resolv == "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			resolv = string(b)
+		}
+		if err := writeFile(path, []byte(resolvConf(resolv, h)), 0o644, false); err != nil {
+			return err
+		}
+	}
+	if len(h.ExtraHosts) > 0 {
+		lines, err := extraHostLines(h.ExtraHosts, gateway)
+		if err != nil {
+			return err
+		}
+		if err := appendInPlace(filepath.Join(dir, "hosts"), lines); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// joinNetwork puts the container into the network namespace of container
+// id (--network container:ID), which must be running, and gives it that
+// container's /etc/hosts, /etc/resolv.conf and /etc/hostname (hard links,
+// so the other's hosts file updates reach it). It registers as a user of the
+// namespace, so the owner's clean-up deletes its devices itself rather than
+// leaving them to the namespace's end.
+func (e *Engine) joinNetwork(ctx context.Context, c *Container, id string) (string, bool, error) {
+	other, err := e.Load(ctx, id)
+	if err != nil {
+		return "", false, fmt.Errorf("joining the network of container %s: %w", id, err)
+	}
+	if !other.State.Running || other.State.Pid <= 0 {
+		return "", false, fmt.Errorf("cannot join the network of container %s: it is not running: %w", other.Name, errdefs.ErrConflict)
+	}
+	hostNet := false
+	var netns string
+	switch {
+	case other.HostConfig.NetworkMode == "host":
+		hostNet = true
+	case other.NetworkSettings.SandboxKey != "":
+		netns = other.NetworkSettings.SandboxKey
+	default:
+		netns = fmt.Sprintf("/proc/%d/ns/net", other.State.Pid)
+	}
+	if netns != "" {
+		if _, err := os.Stat(netns); err != nil {
+			return "", false, fmt.Errorf("the network namespace of container %s: %w", other.Name, err)
+		}
+	}
+	dir, odir := e.store.dir(c.ID), e.store.dir(other.ID)
+	for _, name := range []string{"hosts", "resolv.conf", "hostname"} {
+		dst := filepath.Join(dir, name)
+		os.Remove(dst)
+		if err := os.Link(filepath.Join(odir, name), dst); err != nil {
+			b, rerr := os.ReadFile(filepath.Join(odir, name))
+			if rerr != nil {
+				return "", false, fmt.Errorf("the /etc/%s of container %s: %w", name, other.Name, rerr)
+			}
+			if err := writeFile(dst, b, 0o644, false); err != nil {
+				return "", false, err
+			}
+		}
+	}
+	users := filepath.Join(e.store.runDir(other.ID), "netns-users")
+	if err := os.MkdirAll(users, 0o700); err != nil {
+		return "", false, err
+	}
+	if err := os.WriteFile(filepath.Join(users, c.ID), nil, 0o600); err != nil {
+		return "", false, err
+	}
+	_, err = e.Update(c.ID, func(rec *Container) error {
+		rec.NetworkSettings.SandboxKey = netns
+		return nil
+	})
+	return netns, hostNet, err
 }
 
 // publishedPorts lists -p (and -P) for the network manager.
@@ -75,54 +191,52 @@ func publishedPorts(c *Container) []PortMapping {
 	return ports
 }
 
-// attachNetwork joins the container's namespace to one network; the
-// primary network also publishes ports and sets the container's DNS.
-func (e *Engine) attachNetwork(ctx context.Context, c *Container, name, netns string, primary bool) error {
-	var ports []PortMapping
+// attachOne joins the container's namespace to one network; the primary
+// network also publishes ports and takes the static address (--ip).
+func (e *Engine) attachOne(ctx context.Context, c *Container, name, netns string, primary bool) (*Attachment, error) {
+	req := AttachRequest{Network: name, ContainerID: c.ID, Name: c.Name, Aliases: c.HostConfig.Aliases,
+		NetNSPath: netns, HostsPath: filepath.Join(e.store.dir(c.ID), "hosts")}
 	if primary {
-		ports = publishedPorts(c)
+		req.Ports = publishedPorts(c)
 	}
-	hostsPath := filepath.Join(e.store.dir(c.ID), "hosts")
-	att, err := e.opts.Network.Attach(ctx, AttachRequest{Network: name, ContainerID: c.ID, Name: c.Name,
-		Aliases: c.HostConfig.Aliases, NetNSPath: netns, Ports: ports, HostsPath: hostsPath})
+	if ep := c.NetworkSettings.Networks[name]; ep != nil && ep.IPAMConfig != nil {
+		req.IP = ep.IPAMConfig.IPv4Address
+	}
+	att, err := e.opts.Network.Attach(ctx, req)
 	if err != nil {
-		return fmt.Errorf("attaching to network %s: %w", name, err)
+		return nil, fmt.Errorf("attaching to network %s: %w", name, err)
 	}
 	if att.IP != "" {
-		if err := appendInPlace(hostsPath, fmt.Sprintf("%s\t%s\n", att.IP, c.Config.Hostname)); err != nil {
-			return err
+		if err := appendInPlace(req.HostsPath, fmt.Sprintf("%s\t%s\n", att.IP, c.Config.Hostname)); err != nil {
+			return nil, err
 		}
 	}
-	if primary && len(att.DNS) > 0 {
-		var b strings.Builder
-		for _, ns := range att.DNS {
-			fmt.Fprintf(&b, "nameserver %s\n", ns)
-		}
-		if len(att.Search) > 0 {
-			fmt.Fprintf(&b, "search %s\n", strings.Join(att.Search, " "))
-		}
-		if len(att.Options) > 0 {
-			fmt.Fprintf(&b, "options %s\n", strings.Join(att.Options, " "))
-		}
-		if err := writeFile(filepath.Join(e.store.dir(c.ID), "resolv.conf"), []byte(b.String()), 0o644, false); err != nil {
-			return err
-		}
-	}
-	_, err = e.Update(c.ID, func(rec *Container) error {
+	return att, nil
+}
+
+// recordNetworks saves what the networks gave the container, in one
+// update of its record; the first network's ports are the published ones.
+func (e *Engine) recordNetworks(c *Container, netns string, names []string, atts []*Attachment) error {
+	_, err := e.Update(c.ID, func(rec *Container) error {
 		rec.NetworkSettings.SandboxKey = netns
 		if rec.NetworkSettings.Networks == nil {
 			rec.NetworkSettings.Networks = map[string]*EndpointSettings{}
 		}
-		rec.NetworkSettings.Networks[name] = &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP,
-			IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: c.HostConfig.Aliases}
-		if primary {
-			published := PortMap{}
-			for _, p := range att.Ports {
-				key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)
-				published[key] = append(published[key], PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(p.HostPort)})
+		for i, name := range names {
+			att := atts[i]
+			ep := &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP, IPPrefixLen: att.PrefixLen,
+				Gateway: att.Gateway, MacAddress: att.MAC, Aliases: c.HostConfig.Aliases}
+			if old := rec.NetworkSettings.Networks[name]; old != nil {
+				ep.IPAMConfig = old.IPAMConfig
 			}
-			rec.NetworkSettings.Ports = published
+			rec.NetworkSettings.Networks[name] = ep
 		}
+		published := PortMap{}
+		for _, p := range atts[0].Ports {
+			key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)
+			published[key] = append(published[key], PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(p.HostPort)})
+		}
+		rec.NetworkSettings.Ports = published
 		return nil
 	})
 	return err
@@ -145,8 +259,22 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 	if mode == name || slices.Contains(c.ExtraNetworks, name) {
 		return fmt.Errorf("endpoint with name %s already exists in network %s: %w", c.Name, name, errdefs.ErrAlreadyExists)
 	}
+	if strings.HasPrefix(mode, "container:") {
+		return fmt.Errorf("container %s shares the network of another container and cannot join networks of its own: %w", c.Name, errdefs.ErrConflict)
+	}
 	if c.State.Running {
-		if err := e.attachNetwork(ctx, c, name, c.NetworkSettings.SandboxKey, false); err != nil {
+		att, err := e.attachOne(ctx, c, name, c.NetworkSettings.SandboxKey, false)
+		if err != nil {
+			return err
+		}
+		if _, err := e.Update(c.ID, func(rec *Container) error {
+			if rec.NetworkSettings.Networks == nil {
+				rec.NetworkSettings.Networks = map[string]*EndpointSettings{}
+			}
+			rec.NetworkSettings.Networks[name] = &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP,
+				IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: c.HostConfig.Aliases}
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
@@ -204,20 +332,37 @@ func appendInPlace(path, line string) error {
 	return err
 }
 
-// teardownNetwork detaches the container and drops its namespace.
+// teardownNetwork detaches the container and drops its namespace. The
+// namespace dies with its last mount (the container's processes are gone),
+// taking the veth pairs with it: the network only releases addresses,
+// rules and names (Releaser), unless other containers joined the namespace
+// (--network container:) and keep it alive, when the devices are deleted.
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
+	if id, ok := strings.CutPrefix(c.HostConfig.NetworkMode, "container:"); ok {
+		os.Remove(filepath.Join(e.store.runDir(id), "netns-users", c.ID))
+		return
+	}
 	netns := filepath.Join(e.store.runDir(c.ID), "netns")
 	if _, err := os.Stat(netns); err != nil {
 		return
 	}
 	if e.opts.Network != nil {
+		rel, release := e.opts.Network.(Releaser)
+		if users, _ := os.ReadDir(filepath.Join(e.store.runDir(c.ID), "netns-users")); len(users) > 0 {
+			release = false
+		}
 		for _, name := range append([]string{c.HostConfig.NetworkMode}, c.ExtraNetworks...) {
-			if err := e.opts.Network.Detach(ctx, name, c.ID); err != nil {
+			var err error
+			if release {
+				err = rel.Release(ctx, name, c.ID)
+			} else {
+				err = e.opts.Network.Detach(ctx, name, c.ID)
+			}
+			if err != nil {
 				slog.Warn("detaching from network", "container", c.ID, "network", name, "err", err)
 			}
 		}
 	}
-
 	unix.Unmount(netns, unix.MNT_DETACH)
 	os.Remove(netns)
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/berth/berth/pkg/errdefs"
 )
@@ -24,7 +25,7 @@ type store struct {
 	runroot string
 }
 
-var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 func (s *store) dir(id string) string        { return filepath.Join(s.root, "containers", id) }
 func (s *store) runDir(id string) string     { return filepath.Join(s.runroot, "containers", id) }
@@ -135,7 +136,7 @@ func (s *store) resolve(ref string) (string, error) {
 	if len(ref) == 64 && s.exists(ref) {
 		return ref, nil
 	}
-	if validName.MatchString(ref) && !strings.Contains(ref, "/") {
+	if validName().MatchString(ref) && !strings.Contains(ref, "/") {
 		if b, err := os.ReadFile(s.namePath(ref)); err == nil {
 			id := strings.TrimSpace(string(b))
 			if s.exists(id) {

@@ -142,6 +142,13 @@ type HostConfig struct {
 	Runtime string `json:",omitempty"`
 	// Aliases are extra names on user networks (--network-alias).
 	Aliases []string `json:",omitempty"`
+	// Dns, DnsSearch and DnsOptions replace the nameserver, search and
+	// options lines of the container's resolv.conf (--dns...); ExtraHosts
+	// are "HOST:IP" lines for its /etc/hosts (--add-host).
+	Dns        []string `json:",omitempty"` //nolint:revive // docker's spelling
+	DnsSearch  []string `json:",omitempty"` //nolint:revive // docker's spelling
+	DnsOptions []string `json:",omitempty"` //nolint:revive // docker's spelling
+	ExtraHosts []string `json:",omitempty"`
 }
 
 // MountSpec is one --mount (or -v / --tmpfs) request.
@@ -204,10 +211,18 @@ type NetworkSettings struct {
 
 // EndpointSettings is the container's place on one network.
 type EndpointSettings struct {
+	// IPAMConfig is what the user asked for (--ip); IPAddress what the
+	// network gave.
+	IPAMConfig  *EndpointIPAMConfig `json:",omitempty"`
 	Aliases     []string
 	NetworkID   string
 	IPAddress   string
 	IPPrefixLen int
 	Gateway     string
 	MacAddress  string
+}
+
+// EndpointIPAMConfig is a requested static address (docker's IPAMConfig).
+type EndpointIPAMConfig struct {
+	IPv4Address string `json:",omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -25,13 +26,13 @@ func (s *Store) Lease() (func(), error) {
 	return lockFile(s.path("gc.lock"), false, true)
 }
 
-var holderRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var holderRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
 
 func (s *Store) holderPath(id digest.Digest, holder string) (string, error) {
 	if err := content.Validate(id); err != nil {
 		return "", err
 	}
-	if !holderRE.MatchString(holder) {
+	if !holderRE().MatchString(holder) {
 		return "", fmt.Errorf("image user %q: %w", holder, errdefs.ErrInvalidArgument)
 	}
 	return s.path("users", id.Encoded(), holder), nil
@@ -74,7 +75,7 @@ func (s *Store) Holders(id digest.Digest) []string {
 	ents, _ := os.ReadDir(s.path("users", id.Encoded()))
 	var out []string
 	for _, e := range ents {
-		if holderRE.MatchString(e.Name()) {
+		if holderRE().MatchString(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}
@@ -193,7 +194,7 @@ func (s *Store) Remove(ctx context.Context, ref string, opts RemoveOptions) (*Re
 
 func isIDRef(ref string, img *Image) bool {
 	r := strings.TrimPrefix(ref, "sha256:")
-	return len(r) >= 4 && strings.HasPrefix(img.ID.Encoded(), r) && shortIDRE.MatchString(ref)
+	return len(r) >= 4 && strings.HasPrefix(img.ID.Encoded(), r) && shortIDRE().MatchString(ref)
 }
 
 func shortID(d digest.Digest) string {

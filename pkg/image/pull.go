@@ -99,6 +99,9 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, err
 	}
+	if mirrors := mirrorsFor(ref, opts.Transport); len(mirrors) > 0 {
+		return s.pullMirrored(ctx, refStr, opts, mirrors)
+	}
 	platform := DefaultPlatform()
 	if opts.Platform != nil {
 		platform = *opts.Platform

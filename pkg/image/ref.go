@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -15,7 +16,7 @@ const DefaultRegistry = "docker.io"
 
 // ParseReference parses s the way docker does ("busybox" is
 // docker.io/library/busybox:latest) into a go-containerregistry reference.
-// Loopback registries are marked insecure so that they are reached over
+// Loopback and insecure registries (Registries) are marked insecure so that they are reached over
 // plain HTTP when they do not speak TLS.
 func ParseReference(s string) (name.Reference, error) {
 	if s == "" {
@@ -25,7 +26,7 @@ func ParseReference(s string) (name.Reference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid reference %q: %w", s, errdefs.ErrInvalidArgument)
 	}
-	if IsLoopback(ref.Context().RegistryStr()) {
+	if reg := ref.Context().RegistryStr(); IsLoopback(reg) || insecureRegistry(reg) {
 		ref, err = name.ParseReference(s, name.Insecure)
 		if err != nil {
 			return nil, fmt.Errorf("invalid reference %q: %w", s, errdefs.ErrInvalidArgument)
@@ -34,10 +35,10 @@ func ParseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-var loopbackRE = regexp.MustCompile(`^(localhost|127(\.[0-9]+){3}|\[::1\])(:[0-9]+)?$`)
+var loopbackRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(localhost|127(\.[0-9]+){3}|\[::1\])(:[0-9]+)?$`) })
 
 // IsLoopback reports whether registry host[:port] is on this machine.
-func IsLoopback(registry string) bool { return loopbackRE.MatchString(registry) }
+func IsLoopback(registry string) bool { return loopbackRE().MatchString(registry) }
 
 // Normalize returns the canonical form of reference s: registry/repository
 // followed by :tag or @digest (docker.io/library/busybox:latest).

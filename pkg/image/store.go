@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -204,8 +205,8 @@ func (s *Store) load(r *record, refs map[string]digest.Digest) (*Image, error) {
 }
 
 var (
-	fullIDRE  = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-	shortIDRE = regexp.MustCompile(`^(sha256:)?[a-f0-9]{4,64}$`)
+	fullIDRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[a-f0-9]{64}$`) })
+	shortIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sha256:)?[a-f0-9]{4,64}$`) })
 )
 
 // Resolve finds the image ref names: name[:tag], name@digest, a full image
@@ -216,7 +217,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fullIDRE.MatchString(ref) {
+	if fullIDRE().MatchString(ref) {
 		r, err := s.readRecord(digest.Digest(ref))
 		if err != nil {
 			return nil, fmt.Errorf("no such image: %s: %w", ref, errdefs.ErrNotFound)
@@ -242,7 +243,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 			}
 		}
 	}
-	if shortIDRE.MatchString(ref) {
+	if shortIDRE().MatchString(ref) {
 		prefix := strings.TrimPrefix(ref, "sha256:")
 		recs, err := s.records()
 		if err != nil {
@@ -261,7 +262,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 			return nil, fmt.Errorf("image ID prefix %q is ambiguous: %w", ref, errdefs.ErrInvalidArgument)
 		}
 	}
-	if _, err := ParseReference(ref); err != nil && !shortIDRE.MatchString(ref) {
+	if _, err := ParseReference(ref); err != nil && !shortIDRE().MatchString(ref) {
 		return nil, err
 	}
 	return nil, fmt.Errorf("no such image: %s (berth pull %s fetches it): %w", ref, ref, errdefs.ErrNotFound)

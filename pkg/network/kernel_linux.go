@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -56,49 +58,86 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 }
 
 // ensureNetwork makes n's bridge, gives it the gateway address, brings it up
-// and installs the network's NAT rules. Every step is idempotent.
-func (k *kernel) ensureNetwork(n *Network) error {
+// and installs the network's NAT rules, and returns the bridge. Every step
+// is idempotent.
+func (k *kernel) ensureNetwork(n *Network) (bridge, error) {
+	link, err := k.ensureBridge(n)
+	if err != nil {
+		return bridge{}, err
+	}
+	if err := k.ensureNetworkRules(n); err != nil {
+		return bridge{}, err
+	}
+	return bridge{Index: link.Attrs().Index, MTU: link.Attrs().MTU}, nil
+}
+
+// readyBridge returns n's bridge when it still is as ensureNetwork left it:
+// the same device (ifindex, recorded when it was set up), up, and berth's
+// nftables table present. Then an attach needs nothing else from the
+// network: one link lookup and one table lookup instead of a route dump,
+// four rule dumps and a batch. A bridge re-made (reboot, deleted by hand)
+// has another ifindex and takes the full path.
+func (k *kernel) readyBridge(n *Network, ifindex int) (bridge, bool) {
+	if ifindex <= 0 {
+		return bridge{}, false
+	}
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil || link.Type() != "bridge" || link.Attrs().Index != ifindex || link.Attrs().Flags&net.FlagUp == 0 {
+		return bridge{}, false
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return bridge{}, false
+	}
+	if _, err := c.ListTableOfFamily(k.table, nftables.TableFamilyIPv4); err != nil {
+		return bridge{}, false
+	}
+	return bridge{Index: link.Attrs().Index, MTU: link.Attrs().MTU}, true
+}
+
+// ensureBridge makes n's bridge with its address, up, with the sysctls it needs.
+func (k *kernel) ensureBridge(n *Network) (netlink.Link, error) {
 	link, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		if !isLinkNotFound(err) {
-			return fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
+			return nil, fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
 		}
 		mac, _ := net.ParseMAC(macFor(n.Gateway))
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, HardwareAddr: mac}}
 		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("creating bridge %s: %w", n.Bridge, err)
+			return nil, fmt.Errorf("creating bridge %s: %w", n.Bridge, err)
 		}
 		if link, err = netlink.LinkByName(n.Bridge); err != nil {
-			return fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
+			return nil, fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
 		}
 	}
 	if link.Type() != "bridge" {
-		return fmt.Errorf("device %s exists and is a %s, not a bridge: %w", n.Bridge, link.Type(), errdefs.ErrConflict)
+		return nil, fmt.Errorf("device %s exists and is a %s, not a bridge: %w", n.Bridge, link.Type(), errdefs.ErrConflict)
 	}
 	if err := k.checkSubnetFree(n, link.Attrs().Index); err != nil {
-		return err
+		return nil, err
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: n.Gateway.AsSlice(), Mask: net.CIDRMask(n.Subnet.Bits(), 32)}}
 	if err := netlink.AddrReplace(link, addr); err != nil {
-		return fmt.Errorf("adding %s to bridge %s: %w", n.Gateway, n.Bridge, err)
+		return nil, fmt.Errorf("adding %s to bridge %s: %w", n.Gateway, n.Bridge, err)
 	}
 	if link.Attrs().Flags&net.FlagUp == 0 {
 		if err := netlink.LinkSetUp(link); err != nil {
-			return fmt.Errorf("bringing up bridge %s: %w", n.Bridge, err)
+			return nil, fmt.Errorf("bringing up bridge %s: %w", n.Bridge, err)
 		}
 	}
 	// Published ports answer on 127.0.0.1: DNAT turns those packets into
 	// ones leaving through the bridge with a loopback source, which the
 	// kernel drops as martians unless route_localnet is on.
 	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", n.Bridge, "route_localnet"), "1"); err != nil {
-		return err
+		return nil, err
 	}
 	if !n.Internal {
 		if err := writeSysctl("/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return k.ensureNetworkRules(n)
+	return link, nil
 }
 
 // checkSubnetFree fails when another device already routes n's subnet.
@@ -139,19 +178,20 @@ func (k *kernel) removeNetwork(n *Network) error {
 	return errors.Join(errs...)
 }
 
-// attach makes the veth pair, configures the container end inside its
-// namespace and installs the endpoint's port rules.
-func (k *kernel) attach(n *Network, ep *endpoint) error {
+// attach makes the veth pair on bridge br, configures the container end
+// inside its namespace and installs the endpoint's port rules.
+//
+// It is on every `berth run`, so it keeps to few netlink requests: the
+// pair is made with the host end up and on the bridge and the peer's MAC,
+// MTU and namespace in one RTM_NEWLINK; hairpin mode is one sysfs write;
+// inside, one socket carries the address, the links up and the route.
+func (k *kernel) attach(n *Network, br bridge, ep *endpoint) error {
 	ns, err := netns.GetFromPath(ep.NetNSPath)
 	if err != nil {
 		return fmt.Errorf("opening network namespace %s: %w", ep.NetNSPath, err)
 	}
 	defer ns.Close()
-	br, err := netlink.LinkByName(n.Bridge)
-	if err != nil {
-		return fmt.Errorf("looking up bridge %s: %w", n.Bridge, err)
-	}
-	nh, err := netlink.NewHandleAt(ns)
+	nh, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in namespace %s: %w", ep.NetNSPath, err)
 	}
@@ -160,30 +200,24 @@ func (k *kernel) attach(n *Network, ep *endpoint) error {
 		if ep.Interface, err = freeIfName(nh); err != nil {
 			return err
 		}
-	} else if _, err := nh.LinkByName(ep.Interface); err == nil {
-		return fmt.Errorf("the container already has a device named %s: %w", ep.Interface, errdefs.ErrConflict)
-	}
-	// A host end left by a crashed attempt has our deterministic name.
-	if old, err := netlink.LinkByName(ep.HostVeth); err == nil {
-		netlink.LinkDel(old)
 	}
 	mac, _ := net.ParseMAC(ep.MAC)
-	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: ep.HostVeth, MTU: br.Attrs().MTU, MasterIndex: br.Attrs().Index},
-		PeerName:  ep.Interface, PeerNamespace: netlink.NsFd(int(ns)), PeerHardwareAddr: mac,
+	err = addVeth(ep.HostVeth, ep.Interface, br.Index, br.MTU, mac, ns)
+	if errors.Is(err, unix.EEXIST) {
+		// A host end left by a crashed attempt has our deterministic
+		// name; otherwise the container has a device of that name.
+		old, lerr := netlink.LinkByName(ep.HostVeth)
+		if lerr != nil {
+			return fmt.Errorf("the container already has a device named %s: %w", ep.Interface, errdefs.ErrConflict)
+		}
+		netlink.LinkDel(old)
+		err = addVeth(ep.HostVeth, ep.Interface, br.Index, br.MTU, mac, ns)
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	if err != nil {
 		return fmt.Errorf("creating veth pair %s/%s: %w", ep.HostVeth, ep.Interface, err)
 	}
-	host, err := netlink.LinkByName(ep.HostVeth)
-	if err != nil {
-		return fmt.Errorf("looking up %s: %w", ep.HostVeth, err)
-	}
-	if err := netlink.LinkSetHairpin(host, true); err != nil {
-		return fmt.Errorf("hairpin on %s: %w", ep.HostVeth, err)
-	}
-	if err := netlink.LinkSetUp(host); err != nil {
-		return fmt.Errorf("bringing up %s: %w", ep.HostVeth, err)
+	if err := setHairpin(ep.HostVeth); err != nil {
+		return err
 	}
 	if err := configureInside(nh, n, ep); err != nil {
 		return fmt.Errorf("configuring %s in %s: %w", ep.Interface, ep.NetNSPath, err)
@@ -191,8 +225,57 @@ func (k *kernel) attach(n *Network, ep *endpoint) error {
 	return k.addPortRules(n, ep)
 }
 
-// configureInside gives the container end its address and routes, and
-// brings up lo with it.
+// addVeth makes a veth pair in one request: host on the bridge (master
+// index) and up, peer moved into ns with its MAC.
+func addVeth(host, peer string, master, mtu int, mac net.HardwareAddr, ns netns.NsHandle) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(host)))
+	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(master))))
+	if mtu > 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu))))
+	}
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
+	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
+	p := data.AddRtAttr(nl.VETH_INFO_PEER, nil)
+	// The peer cannot be made up here: veth refuses to open an end whose
+	// peer is not linked yet (ENOTCONN). configureInside brings it up.
+	nl.NewIfInfomsgChild(p, unix.AF_UNSPEC)
+	p.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(peer))
+	if mtu > 0 {
+		p.AddRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu)))
+	}
+	if mac != nil {
+		p.AddRtAttr(unix.IFLA_ADDRESS, mac)
+	}
+	p.AddRtAttr(unix.IFLA_NET_NS_FD, nl.Uint32Attr(uint32(ns)))
+	req.AddData(info)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// setHairpin lets traffic leave the bridge port it came in by (a
+// container reaching its own published port): a sysfs write by name, or
+// netlink where sysfs is not the host's.
+func setHairpin(veth string) error {
+	if os.WriteFile(filepath.Join("/sys/class/net", veth, "brport/hairpin_mode"), []byte("1"), 0o644) == nil {
+		return nil
+	}
+	host, err := netlink.LinkByName(veth)
+	if err != nil {
+		return fmt.Errorf("looking up %s: %w", veth, err)
+	}
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fmt.Errorf("hairpin on %s: %w", veth, err)
+	}
+	return nil
+}
+
+// configureInside gives the container end its address and default route,
+// and brings it and lo up.
 func configureInside(nh *netlink.Handle, n *Network, ep *endpoint) error {
 	link, err := nh.LinkByName(ep.Interface)
 	if err != nil {
@@ -205,10 +288,9 @@ func configureInside(nh *netlink.Handle, n *Network, ep *endpoint) error {
 	if err := nh.LinkSetUp(link); err != nil {
 		return err
 	}
-	if lo, err := nh.LinkByName("lo"); err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
-		if err := nh.LinkSetUp(lo); err != nil {
-			return fmt.Errorf("bringing up lo: %w", err)
-		}
+	// lo is ifindex 1 in every namespace; bringing up an up link is a no-op.
+	if err := nh.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
 	}
 	if ep.Gateway.IsValid() {
 		r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: ep.Gateway.AsSlice()}
@@ -240,15 +322,18 @@ func freeIfName(nh *netlink.Handle) (string, error) {
 	return "", fmt.Errorf("no free ethN device name: %w", errdefs.ErrUnavailable)
 }
 
-// detach removes ep's host veth end (its peer goes with it) and port rules.
-// What is already gone is fine.
-func (k *kernel) detach(n *Network, ep *endpoint) error {
+// detach removes ep's port rules and, unless keepLink, its host veth end
+// (its peer goes with it). What is already gone is fine.
+func (k *kernel) detach(n *Network, ep *endpoint, keepLink bool) error {
 	var errs []error
 	// Only published ports make per-container rules.
 	if len(ep.Ports) > 0 {
-		if err := k.deleteRules(containerTag(n, ep.ContainerID)); err != nil {
+		if err := k.deletePortRules(n, ep); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if keepLink {
+		return errors.Join(errs...)
 	}
 	if link, err := netlink.LinkByName(ep.HostVeth); err == nil {
 		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,12 +103,43 @@ func Open(root, runroot string, opts ...Option) (*Manager, error) {
 // rule this Manager makes.
 func (m *Manager) Table() string { return m.table }
 
-func (m *Manager) defPath(id string) string { return filepath.Join(m.defDir, id+".json") }
-func (m *Manager) netLock(id string) string { return filepath.Join(m.runDir, id, "lock") }
-func (m *Manager) epPath(id string) string  { return filepath.Join(m.runDir, id, "endpoints.json") }
-func (m *Manager) managerLock() string      { return filepath.Join(m.runDir, "networks.lock") }
-func (m *Manager) portsLock() string        { return filepath.Join(m.runDir, "ports.lock") }
-func (m *Manager) portsPath() string        { return filepath.Join(m.runDir, "ports.json") }
+func (m *Manager) defPath(id string) string   { return filepath.Join(m.defDir, id+".json") }
+func (m *Manager) netLock(id string) string   { return filepath.Join(m.runDir, id, "lock") }
+func (m *Manager) epPath(id string) string    { return filepath.Join(m.runDir, id, "endpoints.json") }
+func (m *Manager) managerLock() string        { return filepath.Join(m.runDir, "networks.lock") }
+func (m *Manager) portsLock() string          { return filepath.Join(m.runDir, "ports.lock") }
+func (m *Manager) portsPath() string          { return filepath.Join(m.runDir, "ports.json") }
+func (m *Manager) readyPath(id string) string { return filepath.Join(m.runDir, id, "bridge.ifindex") }
+
+// bridge is what an attach needs of a network's bridge device.
+type bridge struct{ Index, MTU int }
+
+// setUp makes n's bridge and rules (idempotent) and records the bridge's
+// ifindex, so that later attaches can tell it is still the one set up.
+func (m *Manager) setUp(n *Network) (bridge, error) {
+	br, err := m.k.ensureNetwork(n)
+	if err != nil {
+		return bridge{}, err
+	}
+	if err := os.WriteFile(m.readyPath(n.ID), []byte(strconv.Itoa(br.Index)), 0o600); err != nil {
+		return bridge{}, fmt.Errorf("recording bridge %s: %w", n.Bridge, err)
+	}
+	return br, nil
+}
+
+// ready returns n's bridge, setting it up again only when it is not the
+// device setUp last recorded (rebooted, deleted by hand) or berth's table
+// is gone.
+func (m *Manager) ready(n *Network) (bridge, error) {
+	idx := 0
+	if b, err := os.ReadFile(m.readyPath(n.ID)); err == nil {
+		idx, _ = strconv.Atoi(string(b))
+	}
+	if br, ok := m.k.readyBridge(n, idx); ok {
+		return br, nil
+	}
+	return m.setUp(n)
+}
 
 // List returns every network, sorted by name.
 func (m *Manager) List(ctx context.Context) ([]*Network, error) {
@@ -243,7 +275,7 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	if err := writeJSON(m.defPath(n.ID), n, true); err != nil {
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
 	}
-	if err := m.k.ensureNetwork(n); err != nil {
+	if _, err := m.setUp(n); err != nil {
 		m.k.removeNetwork(n)
 		os.Remove(m.defPath(n.ID))
 		os.RemoveAll(filepath.Join(m.runDir, n.ID))
@@ -321,6 +353,39 @@ func (m *Manager) Endpoints(ctx context.Context, ref string) ([]Attachment, erro
 	return out, nil
 }
 
+// CheckAddress tells whether ip can be asked for (AttachRequest.IP) on a
+// network now: inside its range, not its gateway, network or broadcast
+// address, and not held by a live endpoint. Attach checks again under the
+// network's lock; this is for failing early, at create.
+func (m *Manager) CheckAddress(ctx context.Context, network string, ip netip.Addr) error {
+	n, err := m.Get(ctx, network)
+	if err != nil {
+		return err
+	}
+	if !ip.Is4() {
+		return fmt.Errorf("address %s: only IPv4 is supported: %w", ip, errdefs.ErrInvalidArgument)
+	}
+	l, err := lockFile(m.netLock(n.ID))
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	eps, err := m.loadEndpoints(n.ID)
+	if err != nil {
+		return err
+	}
+	used := map[netip.Addr]bool{}
+	for _, ep := range eps {
+		// An endpoint whose namespace is gone gives its address up at
+		// the next attach.
+		if m.k.netnsAlive(ep.NetNSPath, ep.NetNSDev, ep.NetNSIno) {
+			used[ep.IP] = true
+		}
+	}
+	_, err = allocateIP(n, used, ip)
+	return err
+}
+
 // Attach connects a container's network namespace to a network: a veth pair
 // with the container end as eth0 (or the next free ethN), an address, a
 // default route through the bridge, NAT, published ports, and its names in
@@ -390,14 +455,15 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 		return nil, fmt.Errorf("attach: %w", err)
 	}
 	fail := func(err error) (*Attachment, error) {
-		m.k.detach(n, ep)
+		m.k.detach(n, ep, false)
 		m.releasePorts(n.ID, req.ContainerID)
 		return nil, fmt.Errorf("attaching container %s to network %s: %w", req.ContainerID, n.Name, err)
 	}
-	if err := m.k.ensureNetwork(n); err != nil {
+	br, err := m.ready(n)
+	if err != nil {
 		return fail(err)
 	}
-	if err := m.k.attach(n, ep); err != nil {
+	if err := m.k.attach(n, br, ep); err != nil {
 		return fail(err)
 	}
 	eps[ep.ContainerID] = ep
@@ -444,6 +510,23 @@ func (m *Manager) syncHosts(n *Network, eps map[string]*endpoint, gone *endpoint
 // veth pair, port rules and names. Detaching what is not attached is not an
 // error, and a container whose namespace is already gone detaches cleanly.
 func (m *Manager) Detach(ctx context.Context, network, containerID string) error {
+	return m.detach(ctx, network, containerID, false)
+}
+
+// Release is Detach for a container whose network namespace is about to be
+// destroyed (its processes are gone and the caller drops the last mount of
+// it next): the address, port rules and names are released now, and the
+// veth pair is left to the kernel, which deletes it with the namespace, in
+// the background. Deleting a veth by hand waits for an RCU grace period
+// (10-50 ms here); the namespace's teardown batches that off the caller's
+// path. A namespace that outlives the call (another process still in it)
+// keeps its device until `berth network repair` or the next Attach of the
+// same container.
+func (m *Manager) Release(ctx context.Context, network, containerID string) error {
+	return m.detach(ctx, network, containerID, true)
+}
+
+func (m *Manager) detach(ctx context.Context, network, containerID string, keepLink bool) error {
 	if network == "" {
 		network = DefaultNetwork
 	}
@@ -467,16 +550,19 @@ func (m *Manager) Detach(ctx context.Context, network, containerID string) error
 	if !ok {
 		return nil
 	}
-	return m.detachLocked(n, eps, ep)
+	return m.detachLocked(n, eps, ep, keepLink)
 }
 
-// detachLocked releases ep (the network's lock is held).
-func (m *Manager) detachLocked(n *Network, eps map[string]*endpoint, ep *endpoint) error {
-	if err := m.k.detach(n, ep); err != nil {
+// detachLocked releases ep (the network's lock is held); keepLink leaves
+// its veth pair to go with its namespace.
+func (m *Manager) detachLocked(n *Network, eps map[string]*endpoint, ep *endpoint, keepLink bool) error {
+	if err := m.k.detach(n, ep, keepLink); err != nil {
 		return fmt.Errorf("detaching container %s from network %s: %w", ep.ContainerID, n.Name, err)
 	}
-	if err := m.releasePorts(n.ID, ep.ContainerID); err != nil {
-		return fmt.Errorf("detaching container %s from network %s: %w", ep.ContainerID, n.Name, err)
+	if len(ep.Ports) > 0 {
+		if err := m.releasePorts(n.ID, ep.ContainerID); err != nil {
+			return fmt.Errorf("detaching container %s from network %s: %w", ep.ContainerID, n.Name, err)
+		}
 	}
 	delete(eps, ep.ContainerID)
 	if err := m.saveEndpoints(n.ID, eps); err != nil {
@@ -495,7 +581,7 @@ func (m *Manager) dropStale(n *Network, eps map[string]*endpoint) (int, error) {
 			continue
 		}
 		slog.Info("releasing stale endpoint", "network", n.Name, "container", ep.ContainerID, "netns", ep.NetNSPath)
-		if err := m.detachLocked(n, eps, ep); err != nil {
+		if err := m.detachLocked(n, eps, ep, false); err != nil {
 			return count, err
 		}
 		count++
@@ -542,7 +628,7 @@ func (m *Manager) repairNetwork(n *Network) error {
 		return fmt.Errorf("repairing network %s: %w", n.Name, err)
 	}
 	if len(eps) > 0 {
-		if err := m.k.ensureNetwork(n); err != nil {
+		if _, err := m.setUp(n); err != nil {
 			return fmt.Errorf("repairing network %s: %w", n.Name, err)
 		}
 	}

@@ -186,14 +186,25 @@ func (k *kernel) addPortRules(n *Network, ep *endpoint) error {
 	return nil
 }
 
+// deletePortRules removes ep's published-port rules, which live only in
+// the two DNAT chains: two dumps and one batch.
+func (k *kernel) deletePortRules(n *Network, ep *endpoint) error {
+	return k.deleteRulesIn(containerTag(n, ep.ContainerID), chainPrerouting, chainOutput)
+}
+
 // deleteRules removes every rule tagged tag from berth's chains.
 func (k *kernel) deleteRules(tag string) error {
+	return k.deleteRulesIn(tag, chainPrerouting, chainOutput, chainPostrouting, chainForward)
+}
+
+// deleteRulesIn removes every rule tagged tag from the chains named.
+func (k *kernel) deleteRulesIn(tag string, chains ...string) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	n := 0
-	for _, chain := range []string{chainPrerouting, chainOutput, chainPostrouting, chainForward} {
+	for _, chain := range chains {
 		rules, err := k.taggedRules(c, chain, tag)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth/berth/pkg/errdefs"
@@ -164,17 +165,17 @@ type HostEntry struct {
 	Names []string   `json:"names"`
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // validName checks a network, container or alias name: docker's rule.
 func validName(kind, s string) error {
-	if len(s) > 253 || !nameRE.MatchString(s) {
+	if len(s) > 253 || !nameRE().MatchString(s) {
 		return fmt.Errorf("invalid %s name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", kind, s, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
 
-var idRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`) })
 
 // ParsePort parses docker's -p syntax: [IP:][HOST:]CTR[/PROTO]. IPv6 host
 // addresses are written in brackets. A missing HOST means "pick one".
@@ -264,7 +265,7 @@ func (r *AttachRequest) validate() error {
 	if r.Network == NoneNetwork || r.Network == HostNetwork {
 		return inval("network %q has no endpoints; the engine handles it without attaching", r.Network)
 	}
-	if !idRE.MatchString(r.ContainerID) {
+	if !idRE().MatchString(r.ContainerID) {
 		return inval("container ID %q", r.ContainerID)
 	}
 	if r.Name != "" {
@@ -288,7 +289,7 @@ func (r *AttachRequest) validate() error {
 	if r.IP.IsValid() && !r.IP.Is4() {
 		return inval("IP %s: only IPv4 is supported", r.IP)
 	}
-	if r.Interface != "" && (len(r.Interface) > 15 || !nameRE.MatchString(r.Interface)) {
+	if r.Interface != "" && (len(r.Interface) > 15 || !nameRE().MatchString(r.Interface)) {
 		return inval("interface name %q", r.Interface)
 	}
 	seen := map[string]bool{}

@@ -101,9 +101,13 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		return nil, nil, fmt.Errorf("creating state dir: %w", err)
 	}
 	var cg cgroup
+	var saved chan error // the durable record being written
 	defer func() {
 		if err == nil {
 			return
+		}
+		if saved != nil {
+			<-saved // before the directory goes
 		}
 		if s != nil {
 			s.kill()
@@ -128,8 +132,10 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		rec.Owner = u
 	}
 	// Recorded before anything is made, so that a create killed half way
-	// (kill -9) leaves a stopped container that delete cleans up.
-	if err := r.save(rec); err != nil {
+	// (kill -9) leaves a stopped container that delete cleans up. Not
+	// flushed: a power cut takes the cgroup and processes it describes
+	// with it (and an empty record reads as no container).
+	if err := r.save(rec, false); err != nil {
 		return nil, nil, err
 	}
 	fifoPath := filepath.Join(dir, fifoName)
@@ -197,6 +203,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		return nil, nil, fmt.Errorf("container init exited early: %w", err)
 	}
 	rec.Pid = s.pid
+	// The durable record is written while the init sets the container up.
+	saved = make(chan error, 1)
+	go func(rec record) { saved <- r.save(&rec, true) }(*rec)
 	cfg := &initConfig{
 		ID: id, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
@@ -231,7 +240,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		}
 	}
 	s.conn.f.Close()
-	if err := r.save(rec); err != nil {
+	err = <-saved
+	saved = nil
+	if err != nil {
 		return nil, nil, err
 	}
 	if sharesPidNS(spec) {
@@ -240,7 +251,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		}
 	}
 	if opts.PidFile != "" {
-		if err := writeFileAtomic(opts.PidFile, []byte(strconv.Itoa(s.pid)), 0o644); err != nil {
+		if err := writeFileAtomic(opts.PidFile, []byte(strconv.Itoa(s.pid)), 0o644, true); err != nil {
 			return nil, nil, fmt.Errorf("--pid-file: %w", err)
 		}
 	}

@@ -54,7 +54,7 @@ func childMain(mode string, conn *syncConn) error {
 	for _, k := range []string{envFifo, envConsole, envPreserve} {
 		env[k] = os.Getenv(k)
 	}
-	for _, k := range []string{envInit, envSync, envNsenter, envFifo, envConsole, envPreserve} {
+	for _, k := range []string{envInit, envSync, envNsenter, envFifo, envConsole, envPreserve, "GOMAXPROCS", "GOGC"} {
 		os.Unsetenv(k)
 	}
 	preserve, _ := strconv.Atoi(env[envPreserve])

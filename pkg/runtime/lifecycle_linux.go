@@ -262,7 +262,7 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	}
 	if rec.Config.Linux != nil {
 		rec.Config.Linux.Resources = mergeResources(rec.Config.Linux.Resources, res)
-		return r.save(rec)
+		return r.save(rec, true)
 	}
 	return nil
 }
@@ -312,72 +312,41 @@ func (r *Runtime) Config(id string) (*specs.Spec, error) {
 
 // awaitFifo opens exec.fifo for reading, which releases the init blocked
 // opening it for writing, and reads the byte the init writes before it
-// execs. Blocking calls, no polling: if the init dies first, a write-side
-// open of our own unblocks the reader.
+// execs. One poll on the fifo and a pidfd of the init, no polling loop
+// and no helper threads: if the init dies first, the pidfd says so.
 func awaitFifo(rec *record, path string) error {
 	pfd, err := unix.PidfdOpen(rec.Pid, 0)
 	if err != nil {
 		return fmt.Errorf("container %q: the init is gone: %w", rec.ID, err)
 	}
 	defer unix.Close(pfd)
-	type result struct {
-		n   int
-		err error
+	// A non-blocking open: it does not wait for the writer, and the
+	// init's blocking open for writing returns as soon as we hold it.
+	// Until a writer has come, poll reports no hang-up on it.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening exec.fifo: %w", err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- result{0, err}
-			return
-		}
-		defer unix.Close(fd)
-		buf := make([]byte, 1)
-		for {
-			n, err := unix.Read(fd, buf)
+	defer unix.Close(fd)
+	buf := make([]byte, 1)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pfd), Events: unix.POLLIN}}
+	for {
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Poll(fds, -1); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
-			done <- result{n, err}
-			return
+			return fmt.Errorf("waiting on exec.fifo: %w", err)
 		}
-	}()
-	var cancel [2]int
-	if err := unix.Pipe2(cancel[:], unix.O_CLOEXEC); err != nil {
-		return err
-	}
-	defer unix.Close(cancel[0])
-	defer unix.Close(cancel[1]) // closed first: wakes the watcher below
-	dead := make(chan struct{})
-	go func() {
-		fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}, {Fd: int32(cancel[0]), Events: unix.POLLIN}}
-		for {
-			_, err := unix.Poll(fds, -1)
-			if err != unix.EINTR {
-				break
-			}
+		n, rerr := unix.Read(fd, buf)
+		if n == 1 {
+			return nil // it may since have exec'd and exited: still started
 		}
-		if fds[0].Revents != 0 {
-			close(dead)
-		}
-	}()
-	select {
-	case res := <-done:
-		if res.err != nil {
-			return fmt.Errorf("reading exec.fifo: %w", res.err)
-		}
-		if res.n != 1 {
+		if fds[1].Revents != 0 || (rerr == nil && n == 0) {
 			return fmt.Errorf("container %q: the init exited before start", rec.ID)
 		}
-		return nil
-	case <-dead:
-		// Release our reader if it is still blocked in open.
-		if w, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
-			unix.Close(w)
+		if rerr != nil && rerr != unix.EAGAIN && rerr != unix.EINTR {
+			return fmt.Errorf("reading exec.fifo: %w", rerr)
 		}
-		if res := <-done; res.err == nil && res.n == 1 {
-			return nil // it wrote, then exec'd and exited quickly
-		}
-		return fmt.Errorf("container %q: the init exited before start", rec.ID)
 	}
 }

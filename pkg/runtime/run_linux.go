@@ -207,7 +207,7 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 	}
 	s.conn.f.Close()
 	if opts.PidFile != "" {
-		if err := writeFileAtomic(opts.PidFile, []byte(strconv.Itoa(s.pid)), 0o644); err != nil {
+		if err := writeFileAtomic(opts.PidFile, []byte(strconv.Itoa(s.pid)), 0o644, true); err != nil {
 			return 0, fmt.Errorf("--pid-file: %w", err)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/berth/berth/pkg/errdefs"
@@ -68,11 +68,19 @@ func New(root string) (*Runtime, error) {
 // Root returns the directory holding container state.
 func (r *Runtime) Root() string { return r.root }
 
-var idPattern = regexp.MustCompile(`^[\w+\-.]+$`)
+// idChar reports whether c may appear in a container id: letters, digits, _ + - .
+// (As the regexp ^[\w+\-.]+$ would, without compiling one at start-up.)
+func idChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+-.", c) >= 0
+}
 
 // validateID rejects ids that could escape the state root or confuse callers.
 func validateID(id string) error {
-	if id == "" || len(id) > 1024 || !idPattern.MatchString(id) || id == "." || id == ".." {
+	ok := id != "" && len(id) <= 1024 && id != "." && id != ".."
+	for i := 0; ok && i < len(id); i++ {
+		ok = idChar(id[i])
+	}
+	if !ok {
 		return fmt.Errorf("invalid container id %q (want letters, digits, _ + - .): %w", id, errdefs.ErrInvalidArgument)
 	}
 	return nil

@@ -76,6 +76,12 @@ func (c *child) start() (*started, error) {
 		return 2 + len(extra)
 	}
 	env := []string{
+		// The child is short-lived and small: one P spares it the threads
+		// the scheduler would start to spin, and with no GC it never
+		// stops to mark a heap of a few hundred KiB. Both are read by the
+		// Go runtime before any of our code runs, so they are set here.
+		"GOMAXPROCS=1",
+		"GOGC=off",
 		envInit + "=" + c.mode,
 		envSync + "=" + strconv.Itoa(add(childEnd)),
 		envPreserve + "=" + strconv.Itoa(len(c.preserve)),

@@ -50,6 +50,13 @@ func (r *Runtime) load(id string) (*record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading state of %q: %w", id, err)
 	}
+	if len(b) == 0 {
+		// The first record of a create is not flushed to disk (see
+		// create): after a power cut it may come back empty. Nothing it
+		// described survived the reboot, so the container is as good as
+		// never made, and delete removes the directory.
+		return nil, fmt.Errorf("container %q does not exist (its state is empty): %w", id, errdefs.ErrNotFound)
+	}
 	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
@@ -57,27 +64,31 @@ func (r *Runtime) load(id string) (*record, error) {
 	return &rec, nil
 }
 
-// save writes the record atomically: temp file, fsync, rename.
-func (r *Runtime) save(rec *record) error {
+// save writes the record atomically: temp file, rename. durable also
+// flushes it to disk before the rename, so that it survives a power cut.
+func (r *Runtime) save(rec *record, durable bool) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(r.dir(rec.ID), stateFile), b, 0o600)
+	return writeFileAtomic(filepath.Join(r.dir(rec.ID), stateFile), b, 0o600, durable)
 }
 
-// writeFileAtomic replaces path with data so readers see the old or the new content, never a mix.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// writeFileAtomic replaces path with data so readers see the old or the
+// new content, never a mix. durable flushes the data (fdatasync) before
+// the rename; without it the file is only as safe as the page cache,
+// which is enough when the runtime is killed but not when the host is.
+func writeFileAtomic(path string, data []byte, mode os.FileMode, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
+	if err == nil && durable {
+		err = unix.Fdatasync(int(f.Fd()))
 	}
-	if err == nil {
+	if err == nil && mode != 0o600 { // CreateTemp made it 0600
 		err = f.Chmod(mode)
 	}
 	if cerr := f.Close(); err == nil {

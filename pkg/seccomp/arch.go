@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"runtime"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -95,15 +96,42 @@ var (
 	}
 )
 
-// abis lists every ABI the compiler knows, by OCI architecture name.
-var abis = map[specs.Arch]*abi{
-	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: auditArchX86_64, split: splitLow, table: sysX86_64},
-	specs.ArchX32:     {name: specs.ArchX32, audit: auditArchX86_64, split: splitHigh, arg32: true, table: x32Table()},
-	specs.ArchX86:     {name: specs.ArchX86, audit: auditArchI386, arg32: true, table: sysX86, multiplexed: true},
-	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: auditArchAARCH64, table: sysAARCH64},
-	specs.ArchARM:     {name: specs.ArchARM, audit: auditArchARM, arg32: true, table: armTable()},
-	specs.ArchRISCV64: {name: specs.ArchRISCV64, audit: auditArchRISCV64, table: sysRISCV64},
-	specs.ArchPPC64LE: {name: specs.ArchPPC64LE, audit: auditArchPPC64LE, table: sysPPC64LE, multiplexed: true},
+// abiDefs lists every ABI the compiler knows, by OCI architecture name.
+// Their tables are built on first use (see abiOf): most runtime processes
+// compile no filter, and a filter needs only a few of them.
+var abiDefs = map[specs.Arch]struct {
+	abi
+	table func() map[string]uint32
+}{
+	specs.ArchX86_64:  {abi{name: specs.ArchX86_64, audit: auditArchX86_64, split: splitLow}, sysX86_64},
+	specs.ArchX32:     {abi{name: specs.ArchX32, audit: auditArchX86_64, split: splitHigh, arg32: true}, x32Table},
+	specs.ArchX86:     {abi{name: specs.ArchX86, audit: auditArchI386, arg32: true, multiplexed: true}, sysX86},
+	specs.ArchAARCH64: {abi{name: specs.ArchAARCH64, audit: auditArchAARCH64}, sysAARCH64},
+	specs.ArchARM:     {abi{name: specs.ArchARM, audit: auditArchARM, arg32: true}, armTable},
+	specs.ArchRISCV64: {abi{name: specs.ArchRISCV64, audit: auditArchRISCV64}, sysRISCV64},
+	specs.ArchPPC64LE: {abi{name: specs.ArchPPC64LE, audit: auditArchPPC64LE, multiplexed: true}, sysPPC64LE},
+}
+
+var (
+	abiMu    sync.Mutex
+	abiCache = map[specs.Arch]*abi{}
+)
+
+// abiOf returns the ABI of arch with its table, or nil if it is unknown.
+func abiOf(arch specs.Arch) *abi {
+	abiMu.Lock()
+	defer abiMu.Unlock()
+	if ab, ok := abiCache[arch]; ok {
+		return ab
+	}
+	def, ok := abiDefs[arch]
+	if !ok {
+		return nil
+	}
+	ab := def.abi
+	ab.table = def.table()
+	abiCache[arch] = &ab
+	return &ab
 }
 
 // nativeArches are the ABIs a process on this GOARCH can call the kernel
@@ -129,8 +157,9 @@ func nativeArches() []specs.Arch {
 // x32Table derives x32's numbers: the calls x86_64 and x32 share, with the
 // x32 bit set, and the x32-specific compat entries in place of x86_64's.
 func x32Table() map[string]uint32 {
-	t := make(map[string]uint32, len(sysX86_64))
-	for name, nr := range sysX86_64 {
+	x86_64 := sysX86_64()
+	t := make(map[string]uint32, len(x86_64))
+	for name, nr := range x86_64 {
 		t[name] = nr | x32SyscallBit
 	}
 	for name, nr := range x32Compat {
@@ -144,10 +173,7 @@ func x32Table() map[string]uint32 {
 
 // armTable adds ARM's private calls to the generic table.
 func armTable() map[string]uint32 {
-	t := make(map[string]uint32, len(sysARM)+len(armPrivate))
-	for name, nr := range sysARM {
-		t[name] = nr
-	}
+	t := sysARM()
 	for name, nr := range armPrivate {
 		t[name] = nr
 	}

@@ -481,8 +481,8 @@ func selectArches(names []specs.Arch) ([]*abi, error) {
 		if !slices.Contains(knownArches, n) {
 			return nil, fmt.Errorf("seccomp: unknown architecture %q: %w", n, errdefs.ErrInvalidArgument)
 		}
-		ab, ok := abis[n]
-		if !ok || slices.Contains(out, ab) {
+		ab := abiOf(n)
+		if ab == nil || slices.Contains(out, ab) {
 			continue
 		}
 		out = append(out, ab)

@@ -67,7 +67,7 @@ func uintp(v uint) *uint { return &v }
 // nr looks a syscall up in an ABI's table, failing the test if it is absent.
 func nr(t *testing.T, arch specs.Arch, name string) uint32 {
 	t.Helper()
-	n, ok := abis[arch].table[name]
+	n, ok := abiOf(arch).table[name]
 	if !ok {
 		t.Fatalf("%s has no syscall %q", arch, name)
 	}
@@ -256,7 +256,7 @@ func TestCompileSemantics(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range tt.probes {
-				if got := run(t, prog, abis[p.arch].audit, nr(t, p.arch, p.call), p.args...); got != p.want {
+				if got := run(t, prog, abiOf(p.arch).audit, nr(t, p.arch, p.call), p.args...); got != p.want {
 					t.Errorf("%s: got %#x, want %#x", p, got, p.want)
 				}
 			}
@@ -384,7 +384,7 @@ func TestCompileDockerDefault(t *testing.T) {
 		{specs.ArchX86_64, "socket", []uint64{unix.AF_VSOCK}, errnoRet(unix.EPERM)},
 	}
 	for _, p := range probes {
-		if got := run(t, prog, abis[p.arch].audit, nr(t, p.arch, p.call), p.args...); got != p.want {
+		if got := run(t, prog, abiOf(p.arch).audit, nr(t, p.arch, p.call), p.args...); got != p.want {
 			t.Errorf("%s: got %#x, want %#x", p, got, p.want)
 		}
 	}
@@ -399,7 +399,7 @@ func TestCompileDockerDefault(t *testing.T) {
 		{specs.ArchX86_64, "mount", nil, retAllow},
 		{specs.ArchX86_64, "clone", []uint64{unix.CLONE_NEWNS | sigchld}, retAllow},
 	} {
-		if got := run(t, prog, abis[p.arch].audit, nr(t, p.arch, p.call), p.args...); got != p.want {
+		if got := run(t, prog, abiOf(p.arch).audit, nr(t, p.arch, p.call), p.args...); got != p.want {
 			t.Errorf("CAP_SYS_ADMIN: %s: got %#x, want %#x", p, got, p.want)
 		}
 	}
@@ -437,7 +437,7 @@ func TestCompileFarJumps(t *testing.T) {
 
 func TestFeatures(t *testing.T) {
 	f := Features()
-	if f.Enabled == nil || !*f.Enabled || len(f.Actions) != 8 || len(f.Operators) != 7 || len(f.Archs) != len(abis) {
+	if f.Enabled == nil || !*f.Enabled || len(f.Actions) != 8 || len(f.Operators) != 7 || len(f.Archs) != len(abiDefs) {
 		t.Fatalf("features %+v", f)
 	}
 	if Supported() && len(f.SupportedFlags) == 0 {
@@ -468,7 +468,7 @@ func TestCompileX86Multiplexed(t *testing.T) {
 		{specs.ArchX86, "msgget", nil, denied},
 		{specs.ArchX86_64, "msgget", nil, denied},
 	} {
-		if got := run(t, prog, abis[pr.arch].audit, nr(t, pr.arch, pr.call), pr.args...); got != pr.want {
+		if got := run(t, prog, abiOf(pr.arch).audit, nr(t, pr.arch, pr.call), pr.args...); got != pr.want {
 			t.Errorf("%s: got %#x, want %#x", pr, got, pr.want)
 		}
 	}
@@ -514,7 +514,7 @@ func TestFilterPathLength(t *testing.T) {
 		t.Fatal(err)
 	}
 	worst, total, n := 0, 0, 0
-	for name, nr := range sysX86_64 {
+	for name, nr := range sysX86_64() {
 		steps := pathLength(t, prog, auditArchX86_64, nr)
 		total += steps
 		n++

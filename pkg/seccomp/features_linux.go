@@ -27,7 +27,7 @@ func Features() *features.Seccomp {
 		},
 		KnownFlags: []string{string(specs.LinuxSeccompFlagLog), string(specs.LinuxSeccompFlagSpecAllow)},
 	}
-	for a := range abis {
+	for a := range abiDefs {
 		f.Archs = append(f.Archs, string(a))
 	}
 	slices.Sort(f.Archs)

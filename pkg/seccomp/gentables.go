@@ -51,11 +51,14 @@ func main() {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		fmt.Fprintf(&b, "// %s is generated from x/sys/unix %s.\nvar %s = map[string]uint32{\n", t.name, t.file, t.name)
+		// Functions, not variables: a map variable would be built when
+		// the package initialises, in every runtime process, while only
+		// a seccomp compile needs one (and then only its own ABIs').
+		fmt.Fprintf(&b, "// %s returns a new table generated from x/sys/unix %s.\nfunc %s() map[string]uint32 {\nreturn map[string]uint32{\n", t.name, t.file, t.name)
 		for _, n := range names {
 			fmt.Fprintf(&b, "%q: %d,\n", n, m[n])
 		}
-		b.WriteString("}\n\n")
+		b.WriteString("}\n}\n\n")
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {

@@ -61,7 +61,7 @@ func TestTablesAgainstLibseccomp(t *testing.T) {
 					t.Errorf("%s %s: resolver said %q", j.arch, j.name, out)
 					continue
 				}
-				ours, known := abis[j.arch].table[j.name]
+				ours, known := abiOf(j.arch).table[j.name]
 				mu.Lock()
 				checked++
 				mu.Unlock()
@@ -70,7 +70,7 @@ func TestTablesAgainstLibseccomp(t *testing.T) {
 					// libseccomp knows the name but not as a syscall of this ABI
 					// (x86 socket and IPC calls are its pseudo-syscalls, which
 					// berth handles through socketcall/ipc itself).
-					if abis[j.arch].multiplexed && (x86Socketcall[j.name] != 0 || x86IPC[j.name] != 0) {
+					if abiOf(j.arch).multiplexed && (x86Socketcall[j.name] != 0 || x86IPC[j.name] != 0) {
 						continue
 					}
 					t.Errorf("%s %s: berth has %d, libseccomp has none", j.arch, j.name, ours)

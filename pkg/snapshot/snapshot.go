@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -414,10 +415,10 @@ func (s *Store) RemoveLayer(chain digest.Digest) error {
 	return nil
 }
 
-var keyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var keyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
 
 func (s *Store) activeDir(key string) (string, error) {
-	if !keyRE.MatchString(key) {
+	if !keyRE().MatchString(key) {
 		return "", fmt.Errorf("snapshot key %q: %w: want [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", key, errdefs.ErrInvalidArgument)
 	}
 	return filepath.Join(s.root, "active", key), nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berth/berth/pkg/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -49,9 +50,9 @@ var tmpfsFlags = map[string]bool{
 }
 
 var (
-	tmpfsSize = regexp.MustCompile(`^[0-9]+[kKmMgGtTpPeE%]?$`)
-	octal     = regexp.MustCompile(`^[0-7]{1,4}$`)
-	decimal   = regexp.MustCompile(`^[0-9]+$`)
+	tmpfsSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+[kKmMgGtTpPeE%]?$`) })
+	octal     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-7]{1,4}$`) })
+	decimal   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+$`) })
 	hugeOpt   = map[string]bool{"never": true, "always": true, "within_size": true, "advise": true, "deny": true, "force": true}
 )
 
@@ -76,15 +77,15 @@ func ParseTmpfs(dest, opts string) (specs.Mount, error) {
 		switch {
 		case !hasVal && tmpfsFlags[key]:
 		case key == "size" && hasVal:
-			if !tmpfsSize.MatchString(val) {
+			if !tmpfsSize().MatchString(val) {
 				return specs.Mount{}, bad("want a number with an optional k, m, g or % suffix")
 			}
 		case key == "mode" && hasVal:
-			if !octal.MatchString(val) {
+			if !octal().MatchString(val) {
 				return specs.Mount{}, bad("want an octal mode")
 			}
 		case (key == "uid" || key == "gid" || key == "nr_inodes" || key == "nr_blocks") && hasVal:
-			if !decimal.MatchString(strings.TrimRight(val, "kKmMgG")) {
+			if !decimal().MatchString(strings.TrimRight(val, "kKmMgG")) {
 				return specs.Mount{}, bad("want a number")
 			}
 		case key == "huge" && hasVal:

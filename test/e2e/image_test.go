@@ -69,7 +69,7 @@ func TestImageLifecycle(t *testing.T) {
 	if out := berthIn(t, root, "images", "-q", "--filter", "dangling=true"); out != "" {
 		t.Errorf("dangling images: %q", out)
 	}
-	if out := berthIn(t, root, "system", "df"); !strings.Contains(out, "Images       1") {
+	if out := berthIn(t, root, "system", "df"); !strings.Contains(strings.Join(strings.Fields(out), " "), "Images 1 ") {
 		t.Errorf("system df = %q", out)
 	}
 	// An untagged copy is dangling, and image prune removes it.

@@ -160,9 +160,12 @@ func TestRunOnUserNetwork(t *testing.T) {
 	if _, errOut, code := e.berth("rm", "-f", web); code != 0 {
 		t.Fatalf("rm -f: %s", errOut)
 	}
-	if out, _ := exec.Command("ip", "-o", "link", "show", "master", bridge).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
-		t.Errorf("veths still on %s after rm:\n%s", bridge, out)
-	}
+	// The veth pair goes with the container's namespace, which the kernel
+	// tears down in the background.
+	eventually(t, 10*time.Second, "the veths to leave "+bridge+" after rm", func() bool {
+		out, _ := exec.Command("ip", "-o", "link", "show", "master", bridge).CombinedOutput()
+		return strings.TrimSpace(string(out)) == ""
+	})
 	if _, errOut, code := e.berth("network", "rm", netName); code != 0 {
 		t.Errorf("network rm after the container went: %s", errOut)
 	}

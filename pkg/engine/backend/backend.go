@@ -1,4 +1,7 @@
-package engine
+// Package backend plugs berth's image store (pkg/image) and network manager
+// (pkg/network) into the engine. It lives apart from pkg/engine so that the
+// container monitor, which links the engine, stays free of both.
+package backend
 
 import (
 	"context"
@@ -7,42 +10,44 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth/berth/pkg/engine"
+	"github.com/berth/berth/pkg/errdefs"
 	"github.com/berth/berth/pkg/image"
 	"github.com/berth/berth/pkg/network"
 	"github.com/berth/berth/pkg/snapshot"
 )
 
-// StoreImages serves the engine from berth's image store: images resolve
+// Images serves the engine from berth's image store: images resolve
 // by reference, and each container's rootfs is a writable snapshot (keyed
 // by the container ID) on top of the image's top layer. A container holds
 // its image so that `image rm` refuses to remove it.
-type StoreImages struct{ Store *image.Store }
+type Images struct{ Store *image.Store }
 
 var (
-	_ ImageStore      = StoreImages{}
-	_ VolatileMounter = StoreImages{}
+	_ engine.ImageStore      = Images{}
+	_ engine.VolatileMounter = Images{}
 )
 
 // Resolve implements ImageStore.
-func (s StoreImages) Resolve(ctx context.Context, ref string) (*Image, error) {
+func (s Images) Resolve(ctx context.Context, ref string) (*engine.Image, error) {
 	img, err := s.Store.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	out := &Image{ID: img.ID.String(), Ref: ref, ChainID: img.ChainID.String()}
+	out := &engine.Image{ID: img.ID.String(), Ref: ref, ChainID: img.ChainID.String()}
 	if img.Config != nil {
 		c := img.Config.Config
-		out.Config = ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir,
+		out.Config = engine.ImageConfig{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir,
 			Labels: c.Labels, StopSignal: c.StopSignal, ExposedPorts: c.ExposedPorts, Volumes: c.Volumes}
 		if h := c.Healthcheck; h != nil {
-			out.Config.Healthcheck = &HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+			out.Config.Healthcheck = &engine.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 		}
 	}
 	return out, nil
 }
 
 // Prepare implements ImageStore.
-func (s StoreImages) Prepare(ctx context.Context, key string, img *Image) error {
+func (s Images) Prepare(ctx context.Context, key string, img *engine.Image) error {
 	id, err := digest.Parse(img.ID)
 	if err != nil {
 		return err
@@ -58,7 +63,7 @@ func (s StoreImages) Prepare(ctx context.Context, key string, img *Image) error 
 }
 
 // Mount implements ImageStore.
-func (s StoreImages) Mount(ctx context.Context, key, target string) error {
+func (s Images) Mount(ctx context.Context, key, target string) error {
 	ms, err := s.Store.Snapshots().Mounts(ctx, key)
 	if err != nil {
 		return err
@@ -69,7 +74,7 @@ func (s StoreImages) Mount(ctx context.Context, key, target string) error {
 // MountVolatile implements VolatileMounter: the snapshot's overlay is
 // mounted with "volatile" (no syncfs of the writable layer, at unmount
 // either), falling back to a plain mount on kernels without it (< 5.10).
-func (s StoreImages) MountVolatile(ctx context.Context, key, target string) error {
+func (s Images) MountVolatile(ctx context.Context, key, target string) error {
 	ms, err := s.Store.Snapshots().Mounts(ctx, key)
 	if err != nil {
 		return err
@@ -88,7 +93,7 @@ func (s StoreImages) MountVolatile(ctx context.Context, key, target string) erro
 }
 
 // Remove implements ImageStore.
-func (s StoreImages) Remove(ctx context.Context, key, imageID string) error {
+func (s Images) Remove(ctx context.Context, key, imageID string) error {
 	err := s.Store.Snapshots().Remove(ctx, key)
 	if id, perr := digest.Parse(imageID); perr == nil {
 		s.Store.Release(ctx, id, key)
@@ -99,12 +104,23 @@ func (s StoreImages) Remove(ctx context.Context, key, imageID string) error {
 // Networks serves the engine from berth's network manager.
 type Networks struct{ Manager *network.Manager }
 
-var _ Network = Networks{}
+var (
+	_ engine.Network        = Networks{}
+	_ engine.Releaser       = Networks{}
+	_ engine.AddressChecker = Networks{}
+)
 
 // Attach implements Network.
-func (n Networks) Attach(ctx context.Context, req AttachRequest) (*Attachment, error) {
+func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine.Attachment, error) {
 	nr := network.AttachRequest{Network: req.Network, ContainerID: req.ContainerID, Name: req.Name, Aliases: req.Aliases,
 		NetNSPath: req.NetNSPath, HostsPath: req.HostsPath}
+	if req.IP != "" {
+		ip, err := netip.ParseAddr(req.IP)
+		if err != nil {
+			return nil, fmt.Errorf("invalid IPv4 address %q: %w", req.IP, errdefs.ErrInvalidArgument)
+		}
+		nr.IP = ip
+	}
 	for _, p := range req.Ports {
 		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol}
 		if p.HostIP != "" {
@@ -120,13 +136,13 @@ func (n Networks) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 	if err != nil {
 		return nil, err
 	}
-	out := &Attachment{NetworkID: att.NetworkID, IP: att.IP.String(), PrefixLen: att.PrefixLen, MAC: att.MAC,
+	out := &engine.Attachment{NetworkID: att.NetworkID, IP: att.IP.String(), PrefixLen: att.PrefixLen, MAC: att.MAC,
 		DNS: att.DNS.Nameservers, Search: att.DNS.Search, Options: att.DNS.Options}
 	if att.Gateway.IsValid() {
 		out.Gateway = att.Gateway.String()
 	}
 	for _, p := range att.Ports {
-		pm := PortMapping{HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort), Protocol: p.Protocol}
+		pm := engine.PortMapping{HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort), Protocol: p.Protocol}
 		if p.HostIP.IsValid() {
 			pm.HostIP = p.HostIP.String()
 		}
@@ -138,6 +154,20 @@ func (n Networks) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 // Detach implements Network.
 func (n Networks) Detach(ctx context.Context, name, containerID string) error {
 	return n.Manager.Detach(ctx, name, containerID)
+}
+
+// Release implements Releaser.
+func (n Networks) Release(ctx context.Context, name, containerID string) error {
+	return n.Manager.Release(ctx, name, containerID)
+}
+
+// CheckAddress implements AddressChecker.
+func (n Networks) CheckAddress(ctx context.Context, name, ip string) error {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return fmt.Errorf("invalid IPv4 address %q: %w", ip, errdefs.ErrInvalidArgument)
+	}
+	return n.Manager.CheckAddress(ctx, name, a)
 }
 
 // Exists implements Network.
