@@ -142,6 +142,9 @@ func validateSpec(spec *specs.Spec, bundle string) (string, error) {
 		if err := checkTmpcopyup(m); err != nil {
 			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
+		if err := checkMountAttrs(spec, m); err != nil {
+			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
 	}
 	if spec.Hooks != nil {
 		for name, hs := range map[string][]specs.Hook{

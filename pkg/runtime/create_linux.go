@@ -55,6 +55,9 @@ type initConfig struct {
 	UserNS       bool           `json:"userNS,omitempty"`
 	// Seccomp applies to exec'd processes: the container's profile.
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+
+	// idmapFDs are the idmapped trees (see mountattr_linux.go) not yet attached.
+	idmapFDs []int
 }
 
 // Create sets up container id from opts.Bundle and leaves its init waiting
@@ -190,6 +193,10 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		}
 	}
 
+	if c.idmaps, err = r.idmapTrees(spec, bundle); err != nil {
+		return nil, nil, err
+	}
+	defer closeFiles(c.idmaps)
 	s, err = c.start()
 	if err != nil {
 		return nil, nil, err

@@ -41,6 +41,7 @@ type child struct {
 	stdio      [3]*os.File
 	preserve   []*os.File
 	fifo       *os.File
+	idmaps     []*os.File // idmapped mount trees for the init to attach
 	console    *os.File
 	exe        string // binary to re-execute; "" for this one
 }
@@ -91,6 +92,13 @@ func (c *child) start() (*started, error) {
 	}
 	if c.console != nil {
 		env = append(env, envConsole+"="+strconv.Itoa(add(c.console)))
+	}
+	if len(c.idmaps) > 0 {
+		var fds []string
+		for _, f := range c.idmaps {
+			fds = append(fds, strconv.Itoa(add(f)))
+		}
+		env = append(env, envIDMapTrees+"="+strings.Join(fds, ","))
 	}
 	if len(c.joins) > 0 || c.unshare != 0 || c.fork {
 		var js []string
