@@ -55,9 +55,6 @@ type initConfig struct {
 	UserNS       bool           `json:"userNS,omitempty"`
 	// Seccomp applies to exec'd processes: the container's profile.
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
-
-	// idmapFDs are the idmapped trees (see mountattr_linux.go) not yet attached.
-	idmapFDs []int
 }
 
 // Create sets up container id from opts.Bundle and leaves its init waiting
@@ -165,6 +162,10 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
+	if c.idmaps, err = r.idmapTrees(spec, bundle); err != nil {
+		return nil, nil, err
+	}
+	defer closeFiles(c.idmaps)
 	if opts.console != nil {
 		c.console = opts.console
 	} else if opts.ConsoleSocket != "" {
@@ -193,10 +194,6 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		}
 	}
 
-	if c.idmaps, err = r.idmapTrees(spec, bundle); err != nil {
-		return nil, nil, err
-	}
-	defer closeFiles(c.idmaps)
 	s, err = c.start()
 	if err != nil {
 		return nil, nil, err
@@ -331,8 +328,12 @@ func childFor(spec *specs.Spec, join map[specs.LinuxNamespaceType]string) (*chil
 	}
 	c.fork = (joinPid && hasJoin(c.joins, unix.CLONE_NEWPID)) || c.unshare&unix.CLONE_NEWPID != 0
 	if newFlags&unix.CLONE_NEWUSER != 0 {
-		c.uidMap = idMaps(spec.Linux.UIDMappings)
-		c.gidMap = idMaps(spec.Linux.GIDMappings)
+		maps := [2][]syscall.SysProcIDMap{idMaps(spec.Linux.UIDMappings), idMaps(spec.Linux.GIDMappings)}
+		if c.cloneflags&unix.CLONE_NEWUSER != 0 {
+			c.uidMap, c.gidMap = maps[0], maps[1]
+		} else {
+			c.userMaps = maps // written by mapUser when nsenter asks
+		}
 	}
 	return c, nil
 }

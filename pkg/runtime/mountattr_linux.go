@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -235,17 +236,31 @@ func usernsMain() {
 // spec order.
 const envIDMapTrees = "_BERTH_IDMAP_TREES"
 
-// idmapTreeFDs reads (and clears) the init's list of idmapped tree fds.
-func idmapTreeFDs() []int {
-	s := os.Getenv(envIDMapTrees)
-	os.Unsetenv(envIDMapTrees)
-	var fds []int
-	for _, f := range strings.Split(s, ",") {
-		if n, err := strconv.Atoi(f); err == nil {
-			fds = append(fds, n)
+// idmapTreeFDs are the init's idmapped trees not yet attached, read (and
+// cleared) from the environment on first use.
+var idmapTreeFDs struct {
+	once sync.Once
+	fds  []int
+}
+
+// nextIDMapTree returns the fd of the next idmapped tree, in spec order.
+func nextIDMapTree() (int, bool) {
+	t := &idmapTreeFDs
+	t.once.Do(func() {
+		s := os.Getenv(envIDMapTrees)
+		os.Unsetenv(envIDMapTrees)
+		for _, f := range strings.Split(s, ",") {
+			if n, err := strconv.Atoi(f); err == nil {
+				t.fds = append(t.fds, n)
+			}
 		}
+	})
+	if len(t.fds) == 0 {
+		return -1, false
 	}
-	return fds
+	fd := t.fds[0]
+	t.fds = t.fds[1:]
+	return fd, true
 }
 
 // attachIDMapTree puts the idmapped clone tree at dst (an fd of the
@@ -260,13 +275,12 @@ func attachIDMapTree(tree, dst int) error {
 
 // bindMount bind-mounts src on dst, or attaches the idmapped clone of src
 // the runtime made (idmap, ridmap).
-func bindMount(cfg *initConfig, m specs.Mount, src, dst, flags int) error {
+func bindMount(m specs.Mount, src, dst, flags int) error {
 	if kind := idmapKind(m); kind != "" {
-		if len(cfg.idmapFDs) == 0 {
+		tree, ok := nextIDMapTree()
+		if !ok {
 			return fmt.Errorf("option %s: the runtime sent no idmapped mount", kind)
 		}
-		tree := cfg.idmapFDs[0]
-		cfg.idmapFDs = cfg.idmapFDs[1:]
 		return attachIDMapTree(tree, dst)
 	}
 	if err := unix.Mount(fdPath(src), fdPath(dst), "", uintptr(flags&(unix.MS_BIND|unix.MS_REC)), ""); err != nil {

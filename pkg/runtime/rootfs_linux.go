@@ -18,7 +18,6 @@ import (
 // order, then creates /dev. It returns an O_PATH fd of the new root.
 func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 	spec := cfg.Spec
-	cfg.idmapFDs = idmapTreeFDs()
 	prop := unix.MS_SLAVE | unix.MS_REC
 	if spec.Linux.RootfsPropagation != "" {
 		p, ok := propagationFlag(spec.Linux.RootfsPropagation)
@@ -123,7 +122,7 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 	}
 	switch {
 	case bind:
-		if err := bindMount(cfg, m, src, dst, flags); err != nil {
+		if err := bindMount(m, src, dst, flags); err != nil {
 			return err
 		}
 		if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {

@@ -41,7 +41,8 @@ type child struct {
 	stdio      [3]*os.File
 	preserve   []*os.File
 	fifo       *os.File
-	idmaps     []*os.File // idmapped mount trees for the init to attach
+	idmaps     []*os.File                // idmapped mount trees for the init to attach
+	userMaps   [2][]syscall.SysProcIDMap // uid and gid maps mapUser writes for nsenter
 	console    *os.File
 	exe        string // binary to re-execute; "" for this one
 }
@@ -127,10 +128,7 @@ func (c *child) start() (*started, error) {
 	}
 	// The memfd must sit at exeFD in the child; exec.Cmd resolves Path in
 	// the child after it has arranged ExtraFiles, so the number holds.
-	if c.cloneflags&unix.CLONE_NEWUSER == 0 {
-		// Made by nsenter after its joins (mapUser), or none at all.
-		cmd.SysProcAttr.UidMappings, cmd.SysProcAttr.GidMappings = nil, nil
-	} else {
+	if c.cloneflags&unix.CLONE_NEWUSER != 0 {
 		// The child keeps our (unmapped) ids until it switches to the
 		// namespace's root; only then does execve give it capabilities there.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}

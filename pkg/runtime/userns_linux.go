@@ -60,11 +60,11 @@ func (s *started) mapUser(c *child) error {
 	if _, err := s.conn.expect(msgUsermap); err != nil {
 		return fmt.Errorf("creating the user namespace: %w", err)
 	}
-	pid := strconv.Itoa(s.cmd.Process.Pid)
-	if err := writeIDMap("/proc/"+pid+"/uid_map", c.uidMap); err != nil {
+	pid := strconv.Itoa(s.pid) // before any fork: nsenter itself
+	if err := writeIDMap("/proc/"+pid+"/uid_map", c.userMaps[0]); err != nil {
 		return fmt.Errorf("linux.uidMappings: %w", err)
 	}
-	if err := writeIDMap("/proc/"+pid+"/gid_map", c.gidMap); err != nil {
+	if err := writeIDMap("/proc/"+pid+"/gid_map", c.userMaps[1]); err != nil {
 		return fmt.Errorf("linux.gidMappings: %w", err)
 	}
 	if _, err := s.conn.f.Write([]byte{'k'}); err != nil {
