@@ -38,11 +38,14 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 	specs.TimeNamespace:    "time",
 }
 
-// joinOrder is the order namespaces are joined in: user first, so the
-// process holds capabilities over the namespaces the user namespace owns.
+// joinOrder is the order namespaces are joined in: user last, so that the
+// others are joined with the host's privileges (the runtime runs as root)
+// whichever user namespace owns them, and a joined user namespace then
+// owns the namespaces made after it.
 var joinOrder = []specs.LinuxNamespaceType{
-	specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
 	specs.PIDNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.MountNamespace,
+	specs.UserNamespace,
 }
 
 func invalid(format string, args ...any) error {
@@ -151,6 +154,9 @@ func validateSpec(spec *specs.Spec, bundle string) (string, error) {
 			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 		if err := checkTmpcopyup(m); err != nil {
+			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		if err := checkMountAttrs(spec, m); err != nil {
 			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 	}

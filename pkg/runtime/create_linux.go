@@ -167,6 +167,10 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
+	if c.idmaps, err = r.idmapTrees(spec, bundle); err != nil {
+		return nil, nil, err
+	}
+	defer closeFiles(c.idmaps)
 	if opts.console != nil {
 		c.console = opts.console
 	} else if opts.ConsoleSocket != "" {
@@ -308,21 +312,29 @@ func childFor(spec *specs.Spec, join map[specs.LinuxNamespaceType]string) (*chil
 		}
 		c.joins = append(c.joins, nsJoin{typ: nsFlags[t], file: f})
 	}
-	_, joinUser := paths[specs.UserNamespace]
 	_, joinPid := paths[specs.PIDNamespace]
-	if joinUser && len(c.joins) > 0 && c.joins[0].typ == unix.CLONE_NEWUSER {
+	switch {
+	case hasJoin(c.joins, unix.CLONE_NEWUSER):
 		// New namespaces must belong to the joined user namespace: make them after joining.
 		c.unshare = newFlags
-	} else {
+	case newFlags&unix.CLONE_NEWUSER != 0 && len(c.joins) > 0:
+		// Join first, with the host's privileges, then make the user
+		// namespace and the rest in it (see userns_linux.go).
+		if err := checkJoinsWithNewUser(spec, paths); err != nil {
+			c.closeJoins()
+			return nil, err
+		}
+		c.unshare = newFlags
+	default:
 		c.cloneflags = newFlags
 	}
 	c.fork = (joinPid && hasJoin(c.joins, unix.CLONE_NEWPID)) || c.unshare&unix.CLONE_NEWPID != 0
 	if newFlags&unix.CLONE_NEWUSER != 0 {
-		c.uidMap = idMaps(spec.Linux.UIDMappings)
-		c.gidMap = idMaps(spec.Linux.GIDMappings)
-		if len(c.joins) > 0 {
-			c.closeJoins()
-			return nil, invalid("linux.namespaces: joining namespaces by path together with a new user namespace is not supported")
+		maps := [2][]syscall.SysProcIDMap{idMaps(spec.Linux.UIDMappings), idMaps(spec.Linux.GIDMappings)}
+		if c.cloneflags&unix.CLONE_NEWUSER != 0 {
+			c.uidMap, c.gidMap = maps[0], maps[1]
+		} else {
+			c.userMaps = maps // written by mapUser when nsenter asks
 		}
 	}
 	return c, nil

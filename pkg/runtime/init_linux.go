@@ -32,8 +32,11 @@ func IsChild() bool { return os.Getenv(envInit) != "" }
 // telling the parent why.
 func ChildMain() {
 	mode := os.Getenv(envInit)
-	if mode == reapMode {
+	switch mode {
+	case reapMode:
 		reapMain() // never returns
+	case usernsMode:
+		usernsMain() // never returns
 	}
 	fd, err := strconv.Atoi(os.Getenv(envSync))
 	if err != nil {

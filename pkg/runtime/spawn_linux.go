@@ -41,6 +41,8 @@ type child struct {
 	stdio      [3]*os.File
 	preserve   []*os.File
 	fifo       *os.File
+	idmaps     []*os.File                // idmapped mount trees for the init to attach
+	userMaps   [2][]syscall.SysProcIDMap // uid and gid maps mapUser writes for nsenter
 	console    *os.File
 	exe        string // binary to re-execute; "" for this one
 }
@@ -120,6 +122,13 @@ func (c *child) start() (*started, error) {
 	if c.console != nil {
 		env = append(env, envConsole+"="+strconv.Itoa(add(c.console)))
 	}
+	if len(c.idmaps) > 0 {
+		var fds []string
+		for _, f := range c.idmaps {
+			fds = append(fds, strconv.Itoa(add(f)))
+		}
+		env = append(env, envIDMapTrees+"="+strings.Join(fds, ","))
+	}
 	if len(c.joins) > 0 || c.unshare != 0 || c.fork {
 		var js []string
 		for _, j := range c.joins {
@@ -172,6 +181,12 @@ func (c *child) start() (*started, error) {
 		return nil, fmt.Errorf("starting the runtime's child: %w", err)
 	}
 	s := &started{pid: pid, ours: true, conn: newSyncConn(parent)}
+	if c.unshare&unix.CLONE_NEWUSER != 0 {
+		if err := s.mapUser(c); err != nil {
+			s.kill()
+			return nil, err
+		}
+	}
 	if c.fork {
 		m, err := s.conn.expect(msgPid)
 		werr := s.wait()
