@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/errdefs"
-	"github.com/berth/berth/pkg/layer"
+	"github.com/berth/berth/pkg/tarpath"
 )
 
 // containerRoot opens the container's filesystem as the container sees it:
@@ -335,7 +335,7 @@ func (e *Engine) CopyToFromTar(ctx context.Context, ref, dst string, r io.Reader
 // extractEntry writes one tar entry into root, replacing what is there
 // unless both are directories.
 func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
-	name, err := layer.CleanName(hdr.Name)
+	name, err := tarpath.Clean(hdr.Name)
 	if err != nil {
 		return err
 	}
@@ -373,7 +373,7 @@ func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
 	case tar.TypeSymlink:
 		return root.Symlink(hdr.Linkname, name)
 	case tar.TypeLink:
-		target, err := layer.CleanName(hdr.Linkname)
+		target, err := tarpath.Clean(hdr.Linkname)
 		if err != nil {
 			return err
 		}
