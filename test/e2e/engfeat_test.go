@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -544,6 +545,16 @@ func TestEngfeatCpStreams(t *testing.T) {
 		}
 		if out, _, _ := e.berth("exec", "box", "sh", "-c", "cat /tmp/sub/l; stat -c %a /tmp/sub/a.txt"); out != "hello600\n" {
 			t.Fatalf("extracted content: %q", out)
+		}
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		zw.Write(b.Bytes())
+		zw.Close()
+		if _, errOut, code := e.berthIn(z.String(), "cp", "-", "box:/root"); code != 0 {
+			t.Fatalf("cp of a gzip stream: exit %d: %s", code, errOut)
+		}
+		if out, _, _ := e.berth("exec", "box", "cat", "/root/sub/a.txt"); out != "hello" {
+			t.Fatalf("extracted from gzip: %q", out)
 		}
 	})
 	t.Run("hostile input stays inside", func(t *testing.T) {
