@@ -46,7 +46,7 @@ func (m *Manager) renameOn(n *Network, containerID, name string) error {
 	}
 	ep.Name = name
 	ep.Hosts = hostEntries(sortedEndpoints(eps), ep, n.Discovery())
-	if err := m.saveEndpoints(n.ID, eps); err != nil {
+	if err := m.putEndpoint(n.ID, ep); err != nil {
 		return err
 	}
 	if n.Discovery() {
