@@ -291,7 +291,8 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 // CopyToFromTar extracts the tar stream r into the directory dst inside
-// the container, as `docker cp - CONTAINER:DST` (plain, gzip or zstd). The stream is hostile
+// the container, as `docker cp - CONTAINER:DST` (r is a plain tar: callers decompress; the
+// CLI takes gzip and zstd too, as docker does). The stream is hostile
 // input: every path is resolved inside dst with os.Root, so no entry name,
 // symlink or hard link reaches outside it ("..", absolute links and links
 // that escape fail the copy).
@@ -314,13 +315,7 @@ func (e *Engine) CopyToFromTar(ctx context.Context, ref, dst string, r io.Reader
 		return err
 	}
 	defer sub.Close()
-	// As docker, a gzip or zstd stream is taken too.
-	plain, _, err := layer.Decompress(r)
-	if err != nil {
-		return err
-	}
-	defer plain.Close()
-	tr := tar.NewReader(plain)
+	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
