@@ -345,6 +345,30 @@ func (k *kernel) detach(n *Network, ep *endpoint, keepLink bool) error {
 	return errors.Join(errs...)
 }
 
+// deleteStrayVeths deletes the berth veth ends (vb...) on n's bridge that
+// keep does not name. A missing bridge has none.
+func (k *kernel) deleteStrayVeths(n *Network, keep map[string]bool) error {
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return nil
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("listing devices: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		a := l.Attrs()
+		if a.MasterIndex != br.Attrs().Index || l.Type() != "veth" || !strings.HasPrefix(a.Name, "vb") || keep[a.Name] {
+			continue
+		}
+		if err := netlink.LinkDel(l); err != nil && !isLinkNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting stray %s: %w", a.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // netnsID identifies a namespace file by device and inode, so a recycled
 // /proc/PID path is not taken for the container's namespace.
 func (k *kernel) netnsID(path string) (uint64, uint64, error) {

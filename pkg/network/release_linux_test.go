@@ -56,6 +56,42 @@ func TestReleaseLeavesVethToNamespace(t *testing.T) {
 	})
 }
 
+// A namespace something else keeps alive keeps a released container's
+// veth; Repair deletes it.
+func TestRepairDeletesStrayVeths(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	n, err := m.Create(ctx, "net-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, gone := newContainer(t, false), newContainer(t, false)
+	a, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: gone.id, NetNSPath: gone.netnsPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: kept.id, NetNSPath: kept.netnsPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Detach(ctx, n.Name, kept.id) })
+	if err := m.Release(ctx, n.Name, gone.id); err != nil {
+		t.Fatal(err)
+	}
+	if !linkExists(a.HostVeth) {
+		t.Fatal("released veth already gone while its namespace lives")
+	}
+	if err := m.Repair(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if linkExists(a.HostVeth) {
+		t.Errorf("stray veth %s survived repair", a.HostVeth)
+	}
+	if !linkExists(b.HostVeth) {
+		t.Errorf("repair deleted %s, which an endpoint owns", b.HostVeth)
+	}
+}
+
 func TestStaticAddress(t *testing.T) {
 	m := newManager(t)
 	ctx := context.Background()
