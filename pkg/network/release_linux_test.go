@@ -92,6 +92,34 @@ func TestRepairDeletesStrayVeths(t *testing.T) {
 	}
 }
 
+// A container restarted at once (its old namespace still being torn down,
+// its old veth maybe still there under the same name) attaches again.
+func TestReattachRightAfterRelease(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	n, err := m.Create(ctx, "net-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "c" + randSuffix() + randSuffix()
+	for i := 0; i < 5; i++ {
+		ns := "berth-nt-" + randSuffix()
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v: %s", err, out)
+		}
+		if _, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: id, NetNSPath: "/run/netns/" + ns}); err != nil {
+			exec.Command("ip", "netns", "del", ns).Run()
+			t.Fatalf("attach %d: %v", i, err)
+		}
+		if err := m.Release(ctx, n.Name, id); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns del: %v: %s", err, out)
+		}
+	}
+}
+
 func TestStaticAddress(t *testing.T) {
 	m := newManager(t)
 	ctx := context.Background()
