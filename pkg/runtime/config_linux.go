@@ -63,16 +63,30 @@ func LoadSpec(bundle string) (*specs.Spec, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("reading %s: %w", path, err)
 	}
-	var spec specs.Spec
+	var w specJSON
 	dec := json.NewDecoder(strings.NewReader(string(b)))
-	if err := dec.Decode(&spec); err != nil {
+	if err := dec.Decode(&w); err != nil {
 		return nil, "", invalid("%s is not a valid OCI config: %v", path, err)
 	}
+	spec := w.Spec
 	rootfs, err := validateSpec(&spec, bundle)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return &spec, rootfs, nil
+}
+
+// specJSON is how the runtime reads and writes a specs.Spec: the sections
+// for other platforms (solaris, windows, vm, zos) stay raw JSON. For every
+// struct it meets, encoding/json builds the codecs of all its fields' types
+// up front, so decoding a plain specs.Spec costs the codecs of all those
+// platforms' types too, in every runtime process.
+type specJSON struct {
+	specs.Spec
+	Solaris json.RawMessage `json:"solaris,omitempty"`
+	Windows json.RawMessage `json:"windows,omitempty"`
+	VM      json.RawMessage `json:"vm,omitempty"`
+	ZOS     json.RawMessage `json:"zos,omitempty"`
 }
 
 // validateSpec checks what the runtime relies on and names the bad field.

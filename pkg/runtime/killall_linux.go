@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -105,22 +104,35 @@ func (r *Runtime) startReaper(pid int, cgPath string, cg cgroup) error {
 		return err
 	}
 	defer exe.Close()
-	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/4", // ExtraFiles[1] below
-		Args: []string{"berth-runtime", reapMode},
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devNull.Close()
+	// syscall.ForkExec rather than os/exec, whose pidfd probe costs a fork.
+	reaper, err := syscall.ForkExec("/proc/self/fd/4", []string{"berth-runtime", reapMode}, &syscall.ProcAttr{
+		Dir: "/",
 		Env: []string{
 			envInit + "=" + reapMode,
 			envReapCgroup + "=" + cgPath,
 			envReapIno + "=" + cgroupIdentity(cg),
 		},
-		Dir:         "/",
-		ExtraFiles:  []*os.File{pidfd, exe},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	if err := cmd.Start(); err != nil {
+		Files: []uintptr{devNull.Fd(), devNull.Fd(), devNull.Fd(), pidfd.Fd(), exe.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
 		return fmt.Errorf("starting the container's reaper: %w", err)
 	}
-	go cmd.Wait()
+	// A long-lived library caller reaps it; a command exits first and
+	// leaves it to init or the caller's subreaper.
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(reaper, &ws, 0, nil); err != unix.EINTR {
+				return
+			}
+		}
+	}()
 	return nil
 }
 

@@ -17,7 +17,7 @@ import (
 // it makes the root a mount point and mounts the spec's mounts into it in
 // order, then creates /dev. It returns an O_PATH fd of the new root.
 func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
-	spec := cfg.Spec
+	spec := cfg.spec
 	prop := unix.MS_SLAVE | unix.MS_REC
 	if spec.Linux.RootfsPropagation != "" {
 		p, ok := propagationFlag(spec.Linux.RootfsPropagation)
