@@ -28,7 +28,9 @@ const (
 
 // lean reports whether this engine lacks the image store and network
 // manager but may ask a full berth for what needs them.
-func (e *Engine) lean() bool { return e.opts.Images == nil && e.opts.Network == nil && len(e.opts.Helper) > 0 }
+func (e *Engine) lean() bool {
+	return e.opts.Images == nil && e.opts.Network == nil && len(e.opts.Helper) > 0
+}
 
 // hasNetNS reports whether container id has a network namespace berth
 // made (bridge networks), which only the network manager tears down.

@@ -47,7 +47,7 @@ type monitor struct {
 	mu         sync.Mutex
 	clients    map[net.Conn]*sync.Mutex
 	removers   map[net.Conn]bool // clients that remove a --rm container themselves
-	attached   chan struct{} // closed when the first client attaches
+	attached   chan struct{}     // closed when the first client attaches
 	attachOnce sync.Once
 	stdin      io.WriteCloser // the container's stdin (pipe or pty master)
 	reaper     *engine.Reaper
