@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
 
@@ -83,7 +84,8 @@ func wrapTar(err error) error {
 	}
 	var corrupt flate.CorruptInputError
 	if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, pgzip.ErrChecksum) || errors.Is(err, pgzip.ErrHeader) || errors.As(err, &corrupt) {
+		errors.Is(err, pgzip.ErrChecksum) || errors.Is(err, pgzip.ErrHeader) ||
+		errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt) {
 		return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)
 	}
 	return err

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/flate"
+	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
@@ -289,16 +290,18 @@ func TestDecompressFormats(t *testing.T) {
 		{"gzip", gz.Bytes(), Gzip},
 		{"zstd", zs.Bytes(), Zstd},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r, c, err := Decompress(bytes.NewReader(tc.data))
-			if err != nil || c != tc.want {
-				t.Fatalf("Decompress = %v, %v; want %v", c, err, tc.want)
-			}
-			got, err := io.ReadAll(r)
-			if err != nil || !bytes.Equal(got, plain) {
-				t.Fatalf("decompressed %d bytes, %v", len(got), err)
-			}
-		})
+		for _, serial := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/serial=%v", tc.name, serial), func(t *testing.T) {
+				r, c, err := DecompressWith(bytes.NewReader(tc.data), DecompressOptions{Serial: serial})
+				if err != nil || c != tc.want {
+					t.Fatalf("Decompress = %v, %v; want %v", c, err, tc.want)
+				}
+				got, err := io.ReadAll(r)
+				if err != nil || !bytes.Equal(got, plain) {
+					t.Fatalf("decompressed %d bytes, %v", len(got), err)
+				}
+			})
+		}
 	}
 }
 
@@ -308,6 +311,7 @@ func TestWrapTarCorruptCompression(t *testing.T) {
 		want bool // wraps errdefs.ErrInvalidArgument
 	}{
 		{pgzip.ErrChecksum, true},
+		{kgzip.ErrChecksum, true},
 		{pgzip.ErrHeader, true},
 		{fmt.Errorf("reading: %w", flate.CorruptInputError(12)), true},
 		{io.ErrUnexpectedEOF, true},
