@@ -322,3 +322,46 @@ func TestWrapTarCorruptCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyFileContents: files larger, smaller and exactly as large as the
+// copy buffer come out byte for byte, whatever size of pieces the
+// decompressor hands out.
+func TestApplyFileContents(t *testing.T) {
+	const bufSize = 256 << 10
+	var entries []entry
+	for i, n := range []int{0, 1, 4095, bufSize, bufSize + 1, 2*bufSize + 7} {
+		body := make([]byte, n)
+		for j := range body {
+			body[j] = byte(j*31 + i)
+		}
+		entries = append(entries, entry{name: fmt.Sprintf("f%d", i), typ: tar.TypeReg, body: string(body)})
+	}
+	b := mkTar(t, entries...)
+	for _, piece := range []int{1 << 20, 32 << 10, 1000} {
+		t.Run(fmt.Sprintf("pieces of %d", piece), func(t *testing.T) {
+			_, dir := sandbox(t)
+			if _, err := Apply(context.Background(), dir, &pieceReader{r: bytes.NewReader(b), max: piece}, ApplyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				got, err := os.ReadFile(filepath.Join(dir, e.name))
+				if err != nil || string(got) != e.body {
+					t.Errorf("%s: %d bytes (want %d), %v", e.name, len(got), len(e.body), err)
+				}
+			}
+		})
+	}
+}
+
+// pieceReader hands out at most max bytes per Read.
+type pieceReader struct {
+	r   io.Reader
+	max int
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) {
+	if len(b) > p.max {
+		b = b[:p.max]
+	}
+	return p.r.Read(b)
+}
