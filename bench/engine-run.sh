@@ -18,7 +18,7 @@ IMG=berth-bench-busybox:latest
 PODMAN_IMG=localhost/berth-bench-busybox:latest
 PODMAN="podman --runtime runc"
 cleanup() {
-	$B rm -f bench-keeper >/dev/null 2>&1 || true
+	$B rm -f bench-keeper bench-keeper-always >/dev/null 2>&1 || true
 	$PODMAN rm -f berth-bench-keeper >/dev/null 2>&1 || true
 	$PODMAN rmi -f "$PODMAN_IMG" >/dev/null 2>&1 || true
 	rm -rf "$work"
@@ -40,6 +40,15 @@ bench_alternate -title "run --rm IMAGE true (network none)" \
 $B run -d --name bench-keeper --network none "$IMG" sleep 600 >/dev/null
 $PODMAN run -d --name berth-bench-keeper --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$PODMAN_IMG" sleep 600 >/dev/null
 mon=$($B inspect -f '{{.State.MonitorPid}}' bench-keeper)
+# A container with a restart policy also has a watchdog (restarts it should
+# its monitor be killed); it is a second, idle berth-monitor process.
+always=$($B run -d --name bench-keeper-always --network none --restart always "$IMG" sleep 600)
+watchdog=""
+for _ in $(seq 100); do
+	watchdog=$(pgrep -f -- "--watch $always" || true)
+	[ -n "$watchdog" ] && break
+	sleep 0.05
+done
 conmon=$(pgrep -n conmon)
 rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 anon() { awk '/^RssAnon/{print $2}' "/proc/$1/status"; }
@@ -49,4 +58,5 @@ pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup"; }
 printf '\nkeeper memory per running container (KiB)\n'
 printf '%-16s %8s %8s %8s\n' process RSS RssAnon PSS
 printf '%-16s %8s %8s %8s\n' "berth monitor" "$(rss "$mon")" "$(anon "$mon")" "$(pss "$mon")"
+[ -n "$watchdog" ] && printf '%-16s %8s %8s %8s\n' "berth watchdog" "$(rss "$watchdog")" "$(anon "$watchdog")" "$(pss "$watchdog")"
 printf '%-16s %8s %8s %8s\n' conmon "$(rss "$conmon")" "$(anon "$conmon")" "$(pss "$conmon")"

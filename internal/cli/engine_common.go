@@ -24,7 +24,31 @@ func openEngine(opts *Options) (*engine.Engine, error) {
 	if err := engineBackends(opts, &eo); err != nil {
 		return nil, err
 	}
+	eo.MonitorCommand = leanMonitor(opts, eo.Runtime)
 	return engine.New(eo)
+}
+
+// MonitorName is the lean monitor program (cmd/berth-monitor), installed
+// beside berth; without it, containers are kept by `berth monitor`.
+const MonitorName = "berth-monitor"
+
+// leanMonitor is the argv that starts berth-monitor beside this
+// executable, or nil (the engine's default: `berth monitor`).
+func leanMonitor(opts *Options, runtime string) []string {
+	self, err := os.Executable()
+	if err != nil || os.Getenv("BERTH_NO_LEAN_MONITOR") != "" {
+		return nil
+	}
+	p := filepath.Join(filepath.Dir(self), MonitorName)
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	root, err1 := filepath.Abs(opts.Root)
+	runroot, err2 := filepath.Abs(opts.RunRoot)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return []string{p, "--root", root, "--runroot", runroot, "--berth", self, "--runtime", runtime, "monitor"}
 }
 
 // defaultRuntime is BERTH_RUNTIME, else berth's own runtime (berth-runtime

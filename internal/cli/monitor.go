@@ -2,19 +2,24 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth/berth/pkg/engine"
 	"github.com/berth/berth/pkg/monitor"
 )
 
-// NewCmdMonitor is the hidden command a container's monitor runs as.
+// NewCmdMonitor is the hidden command a container's monitor runs as when
+// the lean berth-monitor is not installed; with --do it serves the lean
+// monitor's operations that need the image store or the network manager.
 func NewCmdMonitor(opts *Options) *cobra.Command {
-	var waitAttach bool
+	var waitAttach, prepared, watch bool
+	var do string
 	cmd := &cobra.Command{
-		Use:    "monitor [--wait-attach] CONTAINER-ID",
+		Use:    "monitor [--wait-attach] [--prepared] [--watch] [--do OP] CONTAINER-ID",
 		Short:  "Keep one container (started by the engine; not for direct use)",
 		Hidden: true,
 		Args:   exactArgs(1),
@@ -23,14 +28,25 @@ func NewCmdMonitor(opts *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mo := monitor.Options{WaitAttach: waitAttach}
-			if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_SYNC_FD")); err == nil {
-				mo.Sync = os.NewFile(uintptr(fd), "sync")
-				os.Unsetenv("BERTH_MONITOR_SYNC_FD")
+			ctx := context.WithoutCancel(cmd.Context())
+			switch {
+			case do != "":
+				return eng.ServeHelper(ctx, do, args[0])
+			case watch:
+				pid, err := strconv.Atoi(os.Getenv("BERTH_WATCH_PID"))
+				if err != nil {
+					return fmt.Errorf("watchdog without BERTH_WATCH_PID: %w", err)
+				}
+				return eng.Watch(ctx, args[0], pid)
 			}
-			return monitor.Run(context.WithoutCancel(cmd.Context()), eng, args[0], mo)
+			mo := monitor.Options{WaitAttach: waitAttach, Prepared: prepared}
+			mo.Sync, mo.Lock = monitor.InheritedFiles()
+			return monitor.Run(ctx, eng, args[0], mo)
 		},
 	}
 	cmd.Flags().BoolVar(&waitAttach, "wait-attach", false, "start the container only once a client attaches")
+	cmd.Flags().BoolVar(&prepared, "prepared", false, "the starter prepared the first run and holds the monitor lock")
+	cmd.Flags().BoolVar(&watch, "watch", false, "be the watchdog of the container's monitor (the parent)")
+	cmd.Flags().StringVar(&do, "do", "", "perform an engine operation for a lean monitor: "+engine.HelperPrepare+", "+engine.HelperCleanup+" or "+engine.HelperRemove)
 	return cmd
 }

@@ -60,9 +60,17 @@ func runContainer(cmd *cobra.Command, eng *engine.Engine, req engine.CreateReque
 		eng.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true})
 		return engineError(err)
 	}
-	code, err := attachStreams(cmd, eng, c.ID, req.Config.OpenStdin, req.Config.Tty)
+	// With --rm this client removes the container after its exit, which
+	// spares the monitor the image store.
+	autoRemove := req.HostConfig.AutoRemove
+	code, err := attachStreamsRemove(cmd, eng, c.ID, req.Config.OpenStdin, req.Config.Tty, autoRemove)
 	if err != nil {
 		return engineError(err)
+	}
+	if autoRemove {
+		if err := eng.AwaitRemoval(context.WithoutCancel(ctx), c.ID); err != nil {
+			return engineError(err)
+		}
 	}
 	if code != 0 {
 		return &errdefs.ExitError{Code: code}
@@ -73,8 +81,14 @@ func runContainer(cmd *cobra.Command, eng *engine.Engine, req engine.CreateReque
 // attachStreams connects the terminal (or pipes) to the container until it
 // exits, forwarding signals (docker's sig-proxy) and terminal sizes.
 func attachStreams(cmd *cobra.Command, eng *engine.Engine, id string, stdin, tty bool) (int, error) {
+	return attachStreamsRemove(cmd, eng, id, stdin, tty, false)
+}
+
+// attachStreamsRemove is attachStreams; remove makes this client the
+// remover of a --rm container (engine.AttachOptions.Remove).
+func attachStreamsRemove(cmd *cobra.Command, eng *engine.Engine, id string, stdin, tty, remove bool) (int, error) {
 	ctx := context.WithoutCancel(cmd.Context())
-	ao := engine.AttachOptions{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+	ao := engine.AttachOptions{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Remove: remove}
 	if tty {
 		ao.Stderr = nil
 	}

@@ -136,6 +136,12 @@ func BerthBinary(t testing.TB) string {
 			binOnce.err = &buildError{"go build berth-runtime", err, out}
 			return
 		}
+		cmd = exec.Command("go", "build", "-o", filepath.Join(dir, "berth-monitor"), "./cmd/berth-monitor")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binOnce.err = &buildError{"go build berth-monitor", err, out}
+			return
+		}
 		binOnce.path = p
 	})
 	if binOnce.err != nil {

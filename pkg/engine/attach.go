@@ -24,6 +24,11 @@ const (
 	FrameExit       byte = 3 // monitor → client: decimal exit code; the stream ends
 	FrameResize     byte = 4 // client → monitor: "rows cols"
 	FrameStdinClose byte = 5 // client → monitor: stdin reached EOF
+	// FrameHello is every client's first frame; payload "remove" says the
+	// client removes a --rm container itself once it exits (see
+	// AttachOptions.Remove). A monitor awaiting its first client starts the
+	// container on it.
+	FrameHello byte = 6 // client → monitor
 )
 
 // WriteFrame writes one frame.
@@ -71,6 +76,11 @@ type AttachOptions struct {
 	Stdout, Stderr io.Writer
 	// Resize delivers terminal sizes (rows, cols) to forward.
 	Resize <-chan [2]uint16
+	// Remove tells the monitor of a --rm container that this client
+	// removes it (AwaitRemoval) after the exit: the monitor then leaves
+	// the removal, which needs the image store, to it. Without a client
+	// that stays to the end, the monitor removes the container itself.
+	Remove bool
 }
 
 // Attach connects to the container's monitor and copies streams until the
@@ -86,6 +96,13 @@ func (e *Engine) Attach(ctx context.Context, ref string, opts AttachOptions) (in
 		return -1, fmt.Errorf("attaching to %s: is it running? %w", ref, errdefs.ErrConflict)
 	}
 	defer conn.Close()
+	hello := []byte{}
+	if opts.Remove {
+		hello = []byte("remove")
+	}
+	if err := WriteFrame(conn, FrameHello, hello); err != nil {
+		return -1, fmt.Errorf("attaching to %s: %w", ref, err)
+	}
 	var wmu sync.Mutex
 	send := func(kind byte, p []byte) error {
 		wmu.Lock()

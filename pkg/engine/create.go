@@ -109,6 +109,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if err := e.checkNetwork(ctx, c, req.IPv4Address); err != nil {
 		return nil, err
 	}
+	if p := c.HostConfig.RestartPolicy.Name; c.HostConfig.AutoRemove && p != "" && p != "no" {
+		return nil, fmt.Errorf("conflicting options: cannot specify both --restart and --rm: %w", errdefs.ErrInvalidArgument)
+	}
 	if c.HostConfig.LogConfig.Type == "" {
 		c.HostConfig.LogConfig.Type = "json-file"
 	}
@@ -162,6 +165,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if err := e.store.save(c); err != nil {
 		return nil, err
 	}
+	e.EmitContainer(c, "create", nil)
 	return c, nil
 }
 

@@ -45,6 +45,10 @@ type Options struct {
 	// MonitorCommand is the argv that starts a monitor; the container ID is
 	// appended. Default: this executable with its global flags and "monitor".
 	MonitorCommand []string
+	// Helper, for an engine with neither Images nor Network (the lean
+	// monitor's), is the argv of a full berth that serves what needs them
+	// (ServeHelper); an operation and the container ID are appended.
+	Helper []string
 }
 
 // Engine manages containers under one root.
@@ -130,6 +134,13 @@ func (e *Engine) Load(ctx context.Context, ref string) (*Container, error) {
 		if !e.MonitorAlive(id) {
 			return e.repair(ctx, id)
 		}
+	} else if c.HostConfig.AutoRemove && c.State.Status == StatusExited && !e.MonitorAlive(id) {
+		// An exited --rm container whose remover (its monitor or the
+		// attached client) did not finish: finish for it.
+		if err := e.RemoveStopped(ctx, id, true); err != nil && e.store.exists(id) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
 	}
 	return c, nil
 }
@@ -234,16 +245,18 @@ func (e *Engine) Start(ctx context.Context, ref string, opts StartOptions) error
 	if _, err := e.Update(c.ID, func(c *Container) error { c.ManuallyStopped = false; return nil }); err != nil {
 		return err
 	}
-	return e.spawnMonitor(c.ID, opts.WaitAttach)
+	return e.launch(ctx, c.ID, opts.WaitAttach)
 }
 
-// spawnMonitor starts the monitor detached in its own session and waits for
-// its first report on a sync pipe.
-func (e *Engine) spawnMonitor(id string, waitAttach bool) error {
-	argv := append(append([]string{}, e.opts.MonitorCommand...), id)
+// spawnMonitor starts the monitor of the prepared container id detached in
+// its own session, handing it the monitor lock, and waits for its first
+// report on a sync pipe.
+func (e *Engine) spawnMonitor(id string, waitAttach bool, lock *os.File) error {
+	argv := append(append([]string{}, e.opts.MonitorCommand...), "--prepared")
 	if waitAttach {
-		argv = append(argv[:len(argv)-1], "--wait-attach", id)
+		argv = append(argv, "--wait-attach")
 	}
+	argv = append(argv, id)
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -261,8 +274,8 @@ func (e *Engine) spawnMonitor(id string, waitAttach bool) error {
 	defer logf.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.Env = append(os.Environ(), "BERTH_MONITOR_SYNC_FD=3")
+	cmd.ExtraFiles = []*os.File{w, lock}
+	cmd.Env = append(os.Environ(), "BERTH_MONITOR_SYNC_FD=3", "BERTH_MONITOR_LOCK_FD=4")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
@@ -303,19 +316,24 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
 	}
 	rt := e.RuntimeFor(c)
 	if c.State.Running {
+		e.emitKill(c, sig)
 		if err := rt.Kill(ctx, c.ID, sig, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return fmt.Errorf("stopping %s: %w", c.Name, err)
 		}
+		e.thawIfPaused(ctx, c)
 	}
 	if e.waitStopped(ctx, c.ID, stopTimeout(c, timeout)) {
+		e.EmitContainer(c, "stop", nil)
 		return nil
 	}
+	e.emitKill(c, syscall.SIGKILL)
 	if err := rt.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return fmt.Errorf("killing %s: %w", c.Name, err)
 	}
 	if !e.waitStopped(ctx, c.ID, 30*time.Second) {
 		return fmt.Errorf("container %s did not stop: %w", c.Name, errdefs.ErrUnavailable)
 	}
+	e.EmitContainer(c, "stop", nil)
 	return nil
 }
 
@@ -350,9 +368,11 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 			return err
 		}
 	}
+	e.emitKill(c, sig)
 	if err := e.RuntimeFor(c).Kill(ctx, c.ID, sig, false); err != nil {
 		return fmt.Errorf("killing %s: %w", c.Name, err)
 	}
+	e.thawIfPaused(ctx, c)
 	if sig == syscall.SIGKILL {
 		e.waitStopped(ctx, c.ID, 10*time.Second)
 	}
@@ -373,7 +393,11 @@ func (e *Engine) Restart(ctx context.Context, ref string, timeout *int) error {
 	for e.MonitorAlive(id) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	return e.Start(ctx, ref, StartOptions{})
+	if err := e.Start(ctx, ref, StartOptions{}); err != nil {
+		return err
+	}
+	e.emitByRef(ctx, ref, "restart")
+	return nil
 }
 
 // Wait blocks until the container stops and returns its exit code.
@@ -419,9 +443,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, opts RemoveOptions) err
 		if _, err := e.Update(c.ID, func(c *Container) error { c.ManuallyStopped = true; return nil }); err != nil {
 			return err
 		}
+		e.emitKill(c, syscall.SIGKILL)
 		if err := e.RuntimeFor(c).Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return fmt.Errorf("killing %s: %w", c.Name, err)
 		}
+		e.thawIfPaused(ctx, c)
 		e.waitStopped(ctx, c.ID, 30*time.Second)
 	}
 	return e.RemoveStopped(ctx, c.ID, opts.Volumes)
@@ -430,6 +456,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, opts RemoveOptions) err
 // RemoveStopped deletes a container that is not running; the monitor calls
 // it for --rm.
 func (e *Engine) RemoveStopped(ctx context.Context, id string, volumes bool) error {
+	if e.lean() {
+		if c, err := e.store.load(id); err == nil && (c.Rootfs == "" || e.hasNetNS(id)) {
+			return e.runHelper(ctx, HelperRemove, id)
+		}
+	}
 	c, err := e.Update(id, func(c *Container) error {
 		if c.State.Running && e.MonitorAlive(c.ID) && e.monitorOf != c.ID {
 			return fmt.Errorf("container %s is running: %w", c.Name, errdefs.ErrConflict)
@@ -461,6 +492,7 @@ func (e *Engine) RemoveStopped(ctx context.Context, id string, volumes bool) err
 		return fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
 	os.RemoveAll(tomb)
+	e.EmitContainer(c, "destroy", nil)
 	// The run dir holds the monitor lock; leave it while the monitor runs.
 	if !e.MonitorAlive(c.ID) || e.monitorOf == c.ID {
 		os.RemoveAll(e.store.runDir(c.ID))

@@ -31,6 +31,16 @@ type Bundle struct {
 // before each (re)start; Cleanup undoes it.
 func (e *Engine) Prepare(ctx context.Context, c *Container) (_ *Bundle, retErr error) {
 	run := e.store.runDir(c.ID)
+	if e.lean() && (c.Rootfs == "" || (c.HostConfig.NetworkMode != "none" && c.HostConfig.NetworkMode != "host")) {
+		if err := e.runHelper(ctx, HelperPrepare, c.ID); err != nil {
+			return nil, err
+		}
+		spec, err := LoadBundleSpec(run)
+		if err != nil {
+			return nil, err
+		}
+		return &Bundle{Dir: run, Spec: spec}, nil
+	}
 	rootfs := filepath.Join(run, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return nil, err
@@ -140,6 +150,9 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container, target string) e
 
 // Cleanup undoes Prepare: network, rootfs mount.
 func (e *Engine) Cleanup(ctx context.Context, c *Container) {
+	if e.lean() && e.hasNetNS(c.ID) && e.runHelper(ctx, HelperCleanup, c.ID) == nil {
+		return
+	}
 	e.teardownNetwork(ctx, c)
 	rootfs := filepath.Join(e.store.runDir(c.ID), "rootfs")
 	for i := 0; i < 8; i++ {
@@ -240,7 +253,7 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 		}
 		e.Cleanup(ctx, c)
 		c.ClearNetwork()
-		c.State.Running, c.State.Restarting, c.State.Pid, c.State.MonitorPid = false, false, 0, 0
+		c.State.Running, c.State.Restarting, c.State.Paused, c.State.Pid, c.State.MonitorPid = false, false, false, 0, 0
 		c.State.Status = StatusExited
 		c.State.ExitCode = code
 		c.State.Error = "the container's monitor died"
@@ -255,7 +268,7 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 		return c, err
 	}
 	if restart && !c.HostConfig.AutoRemove {
-		if err := e.spawnMonitor(id, false); err != nil {
+		if err := e.launch(ctx, id, false); err != nil {
 			return c, fmt.Errorf("restarting %s after its monitor died: %w", c.Name, err)
 		}
 		return e.store.load(id)

@@ -84,12 +84,23 @@ func (r *Reaper) Watch(pid int) <-chan unix.WaitStatus {
 // Run starts cmd and waits for it; its stdio must be *os.File or nil (no
 // copying goroutines, which only exec.Cmd.Wait would finish).
 func (r *Reaper) Run(cmd *exec.Cmd) (unix.WaitStatus, error) {
-	r.mu.Lock()
-	if err := cmd.Start(); err != nil {
-		r.mu.Unlock()
+	ch, err := r.Start(cmd)
+	if err != nil {
 		return 0, err
 	}
+	return <-ch, nil
+}
+
+// Start starts cmd (stdio as for Run) and returns a channel that receives
+// its exit status.
+func (r *Reaper) Start(cmd *exec.Cmd) (<-chan unix.WaitStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
 	pid := cmd.Process.Pid
+	cmd.Process.Release()
 	ch := make(chan unix.WaitStatus, 1)
 	if ws, ok := r.exited[pid]; ok {
 		delete(r.exited, pid)
@@ -97,10 +108,7 @@ func (r *Reaper) Run(cmd *exec.Cmd) (unix.WaitStatus, error) {
 	} else {
 		r.waiters[pid] = ch
 	}
-	r.mu.Unlock()
-	ws := <-ch
-	cmd.Process.Release()
-	return ws, nil
+	return ch, nil
 }
 
 // Hold stops the wildcard wait until the returned func is called, so that

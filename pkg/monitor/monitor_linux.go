@@ -30,6 +30,12 @@ type Options struct {
 	WaitAttach bool
 	// Sync receives the first start's result; it is closed after.
 	Sync io.WriteCloser
+	// Prepared says the starter prepared the first run (engine.Prepare:
+	// rootfs, network, bundle), as Engine.Start does.
+	Prepared bool
+	// Lock is the container's monitor lock, taken by the starter; nil
+	// means the monitor takes it.
+	Lock *os.File
 }
 
 // monitor is one container's keeper.
@@ -40,7 +46,8 @@ type monitor struct {
 
 	mu         sync.Mutex
 	clients    map[net.Conn]*sync.Mutex
-	attached   chan struct{} // closed when the first client attaches
+	removers   map[net.Conn]bool // clients that remove a --rm container themselves
+	attached   chan struct{}     // closed when the first client attaches
 	attachOnce sync.Once
 	stdin      io.WriteCloser // the container's stdin (pipe or pty master)
 	reaper     *engine.Reaper
@@ -49,7 +56,7 @@ type monitor struct {
 
 // Run keeps container id until it stops for good (and is removed with --rm).
 func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error {
-	m := &monitor{eng: eng, id: id, opts: opts, clients: map[net.Conn]*sync.Mutex{}, attached: make(chan struct{})}
+	m := &monitor{eng: eng, id: id, opts: opts, clients: map[net.Conn]*sync.Mutex{}, removers: map[net.Conn]bool{}, attached: make(chan struct{})}
 	reported := false
 	report := func(err error) {
 		if !reported && opts.Sync != nil {
@@ -59,11 +66,15 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 		reported = true
 	}
 	defer report(errors.New("the monitor stopped before the container started"))
-	lock, err := eng.MonitorLock(id)
-	if err != nil {
-		report(err)
-		return err
+	lock := opts.Lock
+	if lock == nil {
+		var err error
+		if lock, err = eng.MonitorLock(id); err != nil {
+			report(err)
+			return err
+		}
 	}
+	unix.CloseOnExec(int(lock.Fd())) // neither the container nor a helper may hold it
 	defer lock.Close()
 	eng.ActAsMonitor(id)
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -107,7 +118,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 			slog.Error("container run failed", "id", id, "err", runErr)
 		}
 		c, err = eng.Update(id, func(c *engine.Container) error {
-			c.State.Running, c.State.Pid = false, 0
+			c.State.Running, c.State.Pid, c.State.Paused = false, 0, false
 			c.ClearNetwork()
 			c.State.ExitCode = code
 			c.State.FinishedAt = time.Now().UTC()
@@ -129,7 +140,15 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 			m.closeClients(code)
 			return nil // removed under us
 		}
+		eng.EmitContainer(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 		if !c.State.Restarting {
+			if c.HostConfig.AutoRemove && m.hasRemover() {
+				// The attached client removes it: it waits for this
+				// monitor to go, which the lock's release tells it.
+				lock.Close()
+				m.closeClients(code)
+				return nil
+			}
 			if c.HostConfig.AutoRemove {
 				if err := eng.RemoveStopped(ctx, id, true); err != nil {
 					slog.Error("auto-remove failed", "id", id, "err", err)
@@ -186,10 +205,15 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		report(&errdefs.ExitError{Code: code, Err: err})
 		return code, err
 	}
-	rt.Delete(ctx, c.ID, true) // a leftover from a crash would block create
-	bundle, err := eng.Prepare(ctx, c)
-	if err != nil {
-		return fail(err)
+	var bundle *engine.Bundle
+	if first && m.opts.Prepared {
+		bundle = &engine.Bundle{Dir: eng.RunDir(c.ID)}
+	} else {
+		rt.Delete(ctx, c.ID, true) // a leftover from a crash would block create
+		var err error
+		if bundle, err = eng.Prepare(ctx, c); err != nil {
+			return fail(err)
+		}
 	}
 	logw, err := engine.OpenLog(c)
 	if err != nil {
@@ -301,6 +325,10 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		return fail(err)
 	}
 	report(nil)
+	if first && wantsWatchdog(c) {
+		go m.watchdog()
+	}
+	eng.EmitContainer(c, "start", nil)
 	hctx, stopHealth := context.WithCancel(ctx)
 	if c.Config.Healthcheck != nil {
 		go m.health(hctx, c, rt)
@@ -318,7 +346,11 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	}
 	oom := engine.OOMKills(c.ID) > 0
 	rt.Delete(ctx, c.ID, true)
-	eng.Cleanup(ctx, c)
+	if !c.HostConfig.AutoRemove {
+		// A --rm container's removal (the client's, this monitor's or
+		// the next Load's) cleans up: once, in one process.
+		eng.Cleanup(ctx, c)
+	}
 	m.setStdin(nil)
 	m.mu.Lock()
 	if m.pty != nil {
@@ -327,6 +359,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	}
 	m.mu.Unlock()
 	if oom {
+		eng.EmitContainer(c, "oom", nil)
 		eng.Update(c.ID, func(rec *engine.Container) error { rec.State.OOMKilled = true; return nil })
 		if code == 0 {
 			code = 137
@@ -411,23 +444,37 @@ func (m *monitor) serve(ln net.Listener) {
 		m.mu.Lock()
 		m.clients[conn] = &sync.Mutex{}
 		m.mu.Unlock()
-		m.attachOnce.Do(func() { close(m.attached) })
 		go m.readClient(conn)
 	}
 }
 
+// readClient serves one client; its first frame (a hello) or its going
+// lets a container held for its first client (WaitAttach) run.
 func (m *monitor) readClient(conn net.Conn) {
+	release := func() { m.attachOnce.Do(func() { close(m.attached) }) }
 	defer func() {
 		m.mu.Lock()
 		delete(m.clients, conn)
+		delete(m.removers, conn)
 		m.mu.Unlock()
 		conn.Close()
+		release()
 	}()
 	for {
 		kind, p, err := engine.ReadFrame(conn)
 		if err != nil {
 			return
 		}
+		if kind == engine.FrameHello {
+			if string(p) == "remove" {
+				m.mu.Lock()
+				m.removers[conn] = true
+				m.mu.Unlock()
+			}
+			release()
+			continue
+		}
+		release()
 		m.mu.Lock()
 		in, pty := m.stdin, m.pty
 		m.mu.Unlock()
@@ -535,13 +582,18 @@ func (m *monitor) health(ctx context.Context, c *engine.Container, rt engine.Run
 			return
 		case <-time.After(interval):
 		}
+		if m.eng.Paused(c.ID) {
+			continue // a frozen container cannot answer: no check while paused
+		}
 		res := runCheck(ctx, rt, c.ID, spec.Process, args, timeout)
 		inStart := time.Since(started) < hc.StartPeriod
-		m.eng.Update(c.ID, func(rec *engine.Container) error {
+		prev := ""
+		rec, err := m.eng.Update(c.ID, func(rec *engine.Container) error {
 			h := rec.State.Health
 			if h == nil || !rec.State.Running {
 				return nil
 			}
+			prev = h.Status
 			h.Log = append(h.Log, res)
 			if len(h.Log) > 5 {
 				h.Log = h.Log[len(h.Log)-5:]
@@ -556,6 +608,9 @@ func (m *monitor) health(ctx context.Context, c *engine.Container, rt engine.Run
 			}
 			return nil
 		})
+		if err == nil && rec.State.Health != nil && prev != "" && rec.State.Health.Status != prev {
+			m.eng.EmitContainer(rec, "health_status: "+rec.State.Health.Status, nil)
+		}
 	}
 }
 
@@ -587,4 +642,57 @@ func runCheck(ctx context.Context, rt engine.Runtime, id string, base *specs.Pro
 	b, _ := io.ReadAll(io.LimitReader(out, 4096))
 	res.ExitCode, res.Output = code, string(b)
 	return res
+}
+
+// hasRemover reports whether a client that removes a --rm container
+// itself is attached.
+func (m *monitor) hasRemover() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.removers) > 0
+}
+
+// wantsWatchdog reports whether c's restart policy may restart it after
+// its monitor died, which a watchdog does without waiting for the next
+// berth command.
+func wantsWatchdog(c *engine.Container) bool {
+	if c.HostConfig.AutoRemove {
+		return false
+	}
+	switch c.HostConfig.RestartPolicy.Name {
+	case "always", "unless-stopped", "on-failure":
+		return true
+	}
+	return false
+}
+
+// watchdog keeps a watchdog process (engine.StartWatchdog) alive for as
+// long as this monitor lives: one that is killed is started again.
+func (m *monitor) watchdog() {
+	for delay := time.Second; ; delay = min(delay*2, time.Minute) {
+		done, err := m.eng.StartWatchdog(m.id)
+		if err != nil {
+			slog.Error("starting the watchdog", "id", m.id, "err", err)
+		} else {
+			<-done
+		}
+		time.Sleep(delay)
+	}
+}
+
+// InheritedFiles returns the sync pipe and monitor lock a starter passed
+// (engine's BERTH_MONITOR_SYNC_FD and BERTH_MONITOR_LOCK_FD), or nils, and
+// clears them from the environment so that children do not see them.
+func InheritedFiles() (sync io.WriteCloser, lock *os.File) {
+	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_SYNC_FD")); err == nil && fd > 2 {
+		unix.CloseOnExec(fd)
+		sync = os.NewFile(uintptr(fd), "sync")
+	}
+	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_LOCK_FD")); err == nil && fd > 2 {
+		unix.CloseOnExec(fd)
+		lock = os.NewFile(uintptr(fd), "monitor.lock")
+	}
+	os.Unsetenv("BERTH_MONITOR_SYNC_FD")
+	os.Unsetenv("BERTH_MONITOR_LOCK_FD")
+	return sync, lock
 }
