@@ -64,6 +64,13 @@ bench_alternate -title "pull 4 x 64 MB incompressible layers: berth vs skopeo co
 sh -c "$before"
 echo "berth pull phases:"
 "$BERTH" --root "$work/berth" --log-level debug pull -q "$ref" 2>&1 >/dev/null | grep -E 'msg="pull' | sed 's/^/  /'
+# CPU time (user + system) of one berth pull and one skopeo copy.
+cputime() {
+	sh -c "$before"
+	local TIMEFORMAT="%U %S"
+	{ time "$@" >/dev/null 2>&1; } 2>&1 | awk '{printf "%.2fs (user %.2f, sys %.2f)", $1 + $2, $1, $2}'
+}
+echo "CPU time of one pull: berth $(cputime "$BERTH" --root "$work/berth" pull -q "$ref"), skopeo copy $(cputime skopeo copy -q --src-tls-verify=false "docker://$ref" "oci:$work/oci:bench")"
 sh -c "$before"
 start=$(date +%s.%N)
 pids=()

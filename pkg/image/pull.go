@@ -238,6 +238,15 @@ type memBlob struct {
 	b []byte
 }
 
+// layerWriting is how fetchLayer writes: the Flushers told about the
+// bytes written to the snapshot store and to the content store (the same
+// one when both are on one filesystem), and whether gzip is decoded in the
+// reading goroutine.
+type layerWriting struct {
+	flusher, blobFlusher *content.Flusher
+	serial               bool
+}
+
 // opener returns the compressed stream of a layer blob.
 type opener func(ctx context.Context, l Layer, progress func(int64)) (io.ReadCloser, error)
 
@@ -277,31 +286,42 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.jobs())
+	need := make([]struct{ blob, snap bool }, len(layers))
+	moving := 0
+	for i, l := range layers {
+		need[i].blob = !s.content.Has(l.Digest)
+		need[i].snap = !s.snapshots.Has(chains[i])
+		if need[i].blob || need[i].snap {
+			moving++
+		}
+	}
+	pending := moving > 0
 	// What the layers write is flushed in the background as it is
 	// written; the syncfs below then finds only the last batch to flush.
-	var flusher, blobFlusher *content.Flusher
+	var ws layerWriting
+	if pending {
+		ws.flusher = content.StartFlusher(s.snapshots.Root(), 0)
+		ws.blobFlusher = ws.flusher
+		if !sameFS(s.content.Root(), s.snapshots.Root()) {
+			ws.blobFlusher = content.StartFlusher(s.content.Root(), 0)
+		}
+		// Layers moving side by side keep the cores busy; only a lone
+		// layer gets a read-ahead goroutine for its gzip decoding.
+		ws.serial = moving > 1 && opts.jobs() > 1
+	}
+	flusher, blobFlusher := ws.flusher, ws.blobFlusher
 	defer func() { flusher.Stop(); blobFlusher.Stop() }()
-	pending := false
 	for i, l := range layers {
 		id := shortID(l.Digest)
-		needBlob := !s.content.Has(l.Digest)
-		needSnap := !s.snapshots.Has(chains[i])
+		needBlob, needSnap := need[i].blob, need[i].snap
 		if !needBlob && !needSnap {
 			opts.progress(id, "Already exists", 0, 0)
 			continue
 		}
-		if !pending {
-			flusher = content.StartFlusher(s.snapshots.Root(), 0)
-			blobFlusher = flusher
-			if !sameFS(s.content.Root(), s.snapshots.Root()) {
-				blobFlusher = content.StartFlusher(s.content.Root(), 0)
-			}
-		}
-		pending = true
 		opts.progress(id, "Waiting", 0, l.Size)
 		g.Go(func() error {
 			t0 := time.Now()
-			f, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open, flusher, blobFlusher)
+			f, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open, ws)
 			slog.Debug("pull: layer", "digest", l.Digest, "bytes", l.Size, "elapsed", time.Since(t0))
 			if err != nil {
 				opts.progress(id, "Failed", 0, 0)
@@ -408,7 +428,7 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 // fetchLayer reads layer l (from open when its blob is missing, else from
 // the store), unpacking it when its snapshot is missing. The blob is
 // verified but not yet moved into place.
-func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener, flusher, blobFlusher *content.Flusher) (_ *fetched, err error) {
+func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener, ws layerWriting) (_ *fetched, err error) {
 	id := shortID(l.Digest)
 	f := &fetched{}
 	defer func() {
@@ -429,7 +449,7 @@ func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool
 		if f.w, err = s.content.Writer(); err != nil {
 			return nil, err
 		}
-		f.w.Flusher = blobFlusher
+		f.w.Flusher = ws.blobFlusher
 		pr := &progressReader{r: io.LimitReader(rc, l.Size+1), total: l.Size, status: "Downloading", id: id, opts: opts}
 		src = io.TeeReader(pr, f.w)
 	} else {
@@ -441,11 +461,11 @@ func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool
 		src = &progressReader{r: blob, total: l.Size, status: "Extracting", id: id, opts: opts}
 	}
 	if needSnap {
-		zr, _, err := layer.Decompress(src)
+		zr, _, err := layer.DecompressWith(src, layer.DecompressOptions{Serial: ws.serial})
 		if err != nil {
 			return nil, err
 		}
-		f.u, err = s.snapshots.Unpack(ctx, l.DiffID, zr, snapshot.UnpackOptions{Flusher: flusher})
+		f.u, err = s.snapshots.Unpack(ctx, l.DiffID, zr, snapshot.UnpackOptions{Flusher: ws.flusher})
 		zr.Close()
 		if err != nil {
 			return nil, err

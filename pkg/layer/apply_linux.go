@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
 
@@ -84,7 +85,8 @@ func wrapTar(err error) error {
 	}
 	var corrupt flate.CorruptInputError
 	if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, pgzip.ErrChecksum) || errors.Is(err, pgzip.ErrHeader) || errors.As(err, &corrupt) {
+		errors.Is(err, pgzip.ErrChecksum) || errors.Is(err, pgzip.ErrHeader) ||
+		errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt) {
 		return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)
 	}
 	return err
@@ -124,19 +126,43 @@ type applier struct {
 	wrote    func(int)
 }
 
-// fileWriter hides *os.File's ReadFrom, so io.CopyBuffer uses the
-// applier's buffer, and reports what it writes.
-type fileWriter struct {
-	f     *os.File
-	wrote func(int)
+// copyFile copies the entry's data from r to f through buf, filling buf
+// before each write: a decompressor hands out 32 KiB at a time, and one
+// write system call per 32 KiB is what a large layer spends most of its
+// unpack system time on.
+func (a *applier) copyFile(f *os.File, r io.Reader) error {
+	for {
+		n, err := fill(r, a.buf)
+		if n > 0 {
+			if _, werr := f.Write(a.buf[:n]); werr != nil {
+				return werr
+			}
+			if a.wrote != nil {
+				a.wrote(n)
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
-func (w fileWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if w.wrote != nil {
-		w.wrote(n)
+// fill reads from r until buf is full or r fails; io.EOF is returned only
+// with the last (possibly empty) piece, and any other error as is (unlike
+// io.ReadFull, a truncated stream's io.ErrUnexpectedEOF stays an error).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return n, nil
 }
 
 func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
@@ -323,9 +349,7 @@ func (a *applier) file(name string, hdr *tar.Header, r io.Reader) error {
 	if a.buf == nil {
 		a.buf = make([]byte, 256<<10)
 	}
-	// Through fileWriter: a bare *os.File would take the copy into its
-	// ReadFrom, which allocates a buffer of its own for every file.
-	if _, err := io.CopyBuffer(fileWriter{f, a.wrote}, r, a.buf); err != nil {
+	if err := a.copyFile(f, r); err != nil {
 		return err
 	}
 	if err := a.meta(f, hdr); err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/flate"
+	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
@@ -271,16 +272,18 @@ func TestDecompressFormats(t *testing.T) {
 		{"gzip", gz.Bytes(), Gzip},
 		{"zstd", zs.Bytes(), Zstd},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r, c, err := Decompress(bytes.NewReader(tc.data))
-			if err != nil || c != tc.want {
-				t.Fatalf("Decompress = %v, %v; want %v", c, err, tc.want)
-			}
-			got, err := io.ReadAll(r)
-			if err != nil || !bytes.Equal(got, plain) {
-				t.Fatalf("decompressed %d bytes, %v", len(got), err)
-			}
-		})
+		for _, serial := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/serial=%v", tc.name, serial), func(t *testing.T) {
+				r, c, err := DecompressWith(bytes.NewReader(tc.data), DecompressOptions{Serial: serial})
+				if err != nil || c != tc.want {
+					t.Fatalf("Decompress = %v, %v; want %v", c, err, tc.want)
+				}
+				got, err := io.ReadAll(r)
+				if err != nil || !bytes.Equal(got, plain) {
+					t.Fatalf("decompressed %d bytes, %v", len(got), err)
+				}
+			})
+		}
 	}
 }
 
@@ -290,6 +293,7 @@ func TestWrapTarCorruptCompression(t *testing.T) {
 		want bool // wraps errdefs.ErrInvalidArgument
 	}{
 		{pgzip.ErrChecksum, true},
+		{kgzip.ErrChecksum, true},
 		{pgzip.ErrHeader, true},
 		{fmt.Errorf("reading: %w", flate.CorruptInputError(12)), true},
 		{io.ErrUnexpectedEOF, true},
@@ -299,4 +303,47 @@ func TestWrapTarCorruptCompression(t *testing.T) {
 			t.Errorf("wrapTar(%v) invalid argument = %v, want %v", tt.err, got, tt.want)
 		}
 	}
+}
+
+// TestApplyFileContents: files larger, smaller and exactly as large as the
+// copy buffer come out byte for byte, whatever size of pieces the
+// decompressor hands out.
+func TestApplyFileContents(t *testing.T) {
+	const bufSize = 256 << 10
+	var entries []entry
+	for i, n := range []int{0, 1, 4095, bufSize, bufSize + 1, 2*bufSize + 7} {
+		body := make([]byte, n)
+		for j := range body {
+			body[j] = byte(j*31 + i)
+		}
+		entries = append(entries, entry{name: fmt.Sprintf("f%d", i), typ: tar.TypeReg, body: string(body)})
+	}
+	b := mkTar(t, entries...)
+	for _, piece := range []int{1 << 20, 32 << 10, 1000} {
+		t.Run(fmt.Sprintf("pieces of %d", piece), func(t *testing.T) {
+			_, dir := sandbox(t)
+			if _, err := Apply(context.Background(), dir, &pieceReader{r: bytes.NewReader(b), max: piece}, ApplyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				got, err := os.ReadFile(filepath.Join(dir, e.name))
+				if err != nil || string(got) != e.body {
+					t.Errorf("%s: %d bytes (want %d), %v", e.name, len(got), len(e.body), err)
+				}
+			}
+		})
+	}
+}
+
+// pieceReader hands out at most max bytes per Read.
+type pieceReader struct {
+	r   io.Reader
+	max int
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) {
+	if len(b) > p.max {
+		b = b[:p.max]
+	}
+	return p.r.Read(b)
 }
