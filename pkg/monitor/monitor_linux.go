@@ -47,7 +47,7 @@ type monitor struct {
 	mu         sync.Mutex
 	clients    map[net.Conn]*sync.Mutex
 	removers   map[net.Conn]bool // clients that remove a --rm container themselves
-	attached   chan struct{} // closed when the first client attaches
+	attached   chan struct{}     // closed when the first client attaches
 	attachOnce sync.Once
 	stdin      io.WriteCloser // the container's stdin (pipe or pty master)
 	reaper     *engine.Reaper
@@ -138,6 +138,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 		})
 		if err != nil {
 			m.closeClients(code)
+			eng.DropRunDir(id)
 			return nil // removed under us
 		}
 		if !c.State.Restarting {
@@ -152,6 +153,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 				if err := eng.RemoveStopped(ctx, id, true); err != nil {
 					slog.Error("auto-remove failed", "id", id, "err", err)
 				}
+				eng.DropRunDir(id)
 			}
 			m.closeClients(code)
 			return nil
@@ -669,19 +671,43 @@ func (m *monitor) watchdog() {
 	}
 }
 
-// InheritedFiles returns the sync pipe and monitor lock a starter passed
-// (engine's BERTH_MONITOR_SYNC_FD and BERTH_MONITOR_LOCK_FD), or nils, and
-// clears them from the environment so that children do not see them.
-func InheritedFiles() (sync io.WriteCloser, lock *os.File) {
+// Inherit fills mo with what the starter passed this monitor and returns
+// the container ID: the sync pipe and monitor lock (engine's
+// BERTH_MONITOR_SYNC_FD and BERTH_MONITOR_LOCK_FD), or, for a monitor
+// started ahead of its container (ID "-", BERTH_MONITOR_HANDOFF_FD), the
+// container ID, lock and report channel from the handoff socket, after
+// which this process's output goes to the container's monitor.log. The
+// variables are cleared so that children do not see them.
+func Inherit(eng *engine.Engine, id string, mo *Options) (string, error) {
+	defer func() {
+		os.Unsetenv("BERTH_MONITOR_SYNC_FD")
+		os.Unsetenv("BERTH_MONITOR_LOCK_FD")
+		os.Unsetenv("BERTH_MONITOR_HANDOFF_FD")
+	}()
+	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_HANDOFF_FD")); err == nil && fd > 2 && id == "-" {
+		unix.CloseOnExec(fd)
+		hid, lock, conn, err := engine.ReceiveHandoff(fd)
+		if err != nil {
+			return "", err
+		}
+		mo.Sync, mo.Lock = conn, lock
+		if logf, err := os.OpenFile(filepath.Join(eng.RunDir(hid), "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600); err == nil {
+			unix.Dup3(int(logf.Fd()), 1, 0)
+			unix.Dup3(int(logf.Fd()), 2, 0)
+			logf.Close()
+		}
+		return hid, nil
+	}
+	if id == "-" {
+		return "", fmt.Errorf("container ID \"-\" without a handoff: %w", errdefs.ErrInvalidArgument)
+	}
 	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_SYNC_FD")); err == nil && fd > 2 {
 		unix.CloseOnExec(fd)
-		sync = os.NewFile(uintptr(fd), "sync")
+		mo.Sync = os.NewFile(uintptr(fd), "sync")
 	}
 	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_LOCK_FD")); err == nil && fd > 2 {
 		unix.CloseOnExec(fd)
-		lock = os.NewFile(uintptr(fd), "monitor.lock")
+		mo.Lock = os.NewFile(uintptr(fd), "monitor.lock")
 	}
-	os.Unsetenv("BERTH_MONITOR_SYNC_FD")
-	os.Unsetenv("BERTH_MONITOR_LOCK_FD")
-	return sync, lock
+	return id, nil
 }
