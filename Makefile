@@ -17,10 +17,12 @@ bin/berth: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/berth
 
 # The runtime is its own lean binary (cmd/berth-runtime): runtime invocations
-# and container inits skip the start-up of the whole of berth.
+# and container inits skip the start-up of the whole of berth. It is linked
+# statically (cgo for nsenter; pure-Go net and user lookups), so neither
+# pays for the dynamic loader (docs/runtime.md, Performance).
 bin/berth-runtime: FORCE
 	rm -f $@
-	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/berth-runtime
+	$(GO) build -tags netgo,osusergo -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $@ ./cmd/berth-runtime
 
 # The lean keeper of one running container (cmd/berth-monitor), started by berth.
 bin/berth-monitor: FORCE

@@ -36,7 +36,7 @@ if [ -n "${BERTH_BASE:-}" ]; then
 	BB="$BERTH_BASE --root $work/base-root --runroot $work/base-run"
 	$BB import "$ROOTFS_TAR" "$IMG" >/dev/null
 	$BB run --rm "$IMG" true
-	base=(base-bridge="$BB run --rm $IMG true")
+	base=(base-none="$BB run --rm --network none $IMG true" base-bridge="$BB run --rm $IMG true")
 fi
 
 bench_alternate -title "run --rm IMAGE true (default bridge network)" \

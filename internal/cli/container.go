@@ -19,6 +19,7 @@ func NewCmdContainer(opts *Options) *cobra.Command {
 	cmd.AddCommand(NewCmdPs(opts), NewCmdContainerPrune(opts), NewCmdRun(opts), NewCmdCreate(opts), NewCmdStart(opts),
 		NewCmdStop(opts), NewCmdRestart(opts), NewCmdKill(opts), NewCmdRm(opts), NewCmdLogs(opts), NewCmdExec(opts),
 		NewCmdWait(opts), NewCmdInspect(opts), NewCmdStats(opts), NewCmdTop(opts), NewCmdPort(opts), NewCmdCp(opts), NewCmdAttach(opts))
+	cmd.AddCommand(NewCmdPause(opts), NewCmdUnpause(opts), NewCmdRename(opts), NewCmdUpdate(opts), NewCmdCommit(opts))
 	return cmd
 }
 

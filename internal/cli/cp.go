@@ -11,7 +11,7 @@ import (
 func NewCmdCp(opts *Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "cp CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH",
-		Short: "Copy files/folders between a container and the local filesystem",
+		Short: "Copy files/folders between a container and the local filesystem (- for a tar stream on stdin or stdout)",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			eng, err := openEngine(opts)
@@ -28,6 +28,12 @@ func NewCmdCp(opts *Options) *cobra.Command {
 			sc, sp, sok := split(args[0])
 			dc, dp, dok := split(args[1])
 			switch {
+			case args[0] == "-" && dok:
+				return eng.CopyToFromTar(cmd.Context(), dc, dp, cmd.InOrStdin())
+			case sok && args[1] == "-":
+				return eng.CopyFromTar(cmd.Context(), sc, sp, cmd.OutOrStdout())
+			case args[0] == "-" || args[1] == "-":
+				return usageError(cmd, errors.New("a tar stream (-) needs a container path on the other side: cp - CONTAINER:DIR or cp CONTAINER:PATH -"))
 			case sok && !dok:
 				return eng.CopyFrom(cmd.Context(), sc, sp, args[1])
 			case dok && !sok:

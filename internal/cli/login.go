@@ -20,9 +20,16 @@ import (
 func NewCmdLogin(opts *Options) *cobra.Command {
 	var username, password string
 	var passwordStdin bool
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "login [OPTIONS] [SERVER]",
 		Short: "Log in to a registry (credentials go to docker's config.json or its credential helper)",
+		Long: `Check credentials against a registry (Docker Hub when SERVER is not given)
+and store them: with the credential helper docker's config.json names
+("credHelpers" for this registry, else "credsStore"), else in config.json
+($DOCKER_CONFIG or ~/.docker). Without --username and a password, stored
+credentials are tried first, then Username and Password are asked for on
+the terminal (the password is not echoed).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageError(cmd, fmt.Errorf("%q accepts at most 1 argument", cmd.CommandPath()))
@@ -34,9 +41,12 @@ func NewCmdLogin(opts *Options) *cobra.Command {
 			if len(args) == 1 {
 				server = args[0]
 			}
-			key, _, err := credentials.ServerKey(server)
+			key, reg, err := credentials.ServerKey(server)
 			if err != nil {
 				return usageError(cmd, err)
+			}
+			if err := tf.apply(cmd, reg.RegistryStr()); err != nil {
+				return err
 			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			in := cmd.InOrStdin()
@@ -86,6 +96,7 @@ func NewCmdLogin(opts *Options) *cobra.Command {
 	cmd.Flags().StringVarP(&username, "username", "u", "", "username")
 	cmd.Flags().StringVarP(&password, "password", "p", "", "password (prefer --password-stdin)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "take the password from STDIN")
+	tf.register(cmd)
 	return cmd
 }
 

@@ -212,6 +212,8 @@ func statusString(c *engine.Container) string {
 	switch {
 	case s.Restarting:
 		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
+	case s.Running && s.Paused:
+		return "Up " + humanDuration(time.Since(s.StartedAt)) + " (Paused)"
 	case s.Running:
 		h := ""
 		if s.Health != nil {

@@ -31,9 +31,11 @@ func NewCmdRmi(opts *Options) *cobra.Command {
 				}
 				for _, u := range res.Untagged {
 					fmt.Fprintf(out, "Untagged: %s\n", u)
+					emitImageEvent(opts, "untag", u, u)
 				}
 				for _, d := range res.Deleted {
 					fmt.Fprintf(out, "Deleted: %s\n", d)
+					emitImageEvent(opts, "delete", d.String(), d.String())
 				}
 			}
 			return errors.Join(errs...)

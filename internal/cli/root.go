@@ -90,6 +90,12 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 		NewCmdVolume(opts),
 		NewCmdBuild(opts),
 		NewCmdBuilder(opts),
+		NewCmdPause(opts),
+		NewCmdUnpause(opts),
+		NewCmdRename(opts),
+		NewCmdUpdate(opts),
+		NewCmdCommit(opts),
+		NewCmdEvents(opts),
 	)
 	addNetworkConnect(root, opts)
 	return root

@@ -15,7 +15,13 @@ func NewCmdTag(opts *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return st.Tag(cmd.Context(), args[0], args[1])
+			if err := st.Tag(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			if img, err := st.Resolve(cmd.Context(), args[1]); err == nil {
+				emitImageEvent(opts, "tag", img.ID.String(), args[1])
+			}
+			return nil
 		},
 	}
 }

@@ -240,6 +240,20 @@ func (s *Store) Writer() (*Writer, error) {
 	return &Writer{s: s, f: f, h: digest.SHA256.Hash()}, nil
 }
 
+// WriterFor is Writer for a blob whose digest will use algorithm a
+// (sha256 or sha512).
+func (s *Store) WriterFor(a digest.Algorithm) (*Writer, error) {
+	if a != digest.SHA256 && a != digest.SHA512 {
+		return nil, fmt.Errorf("digest algorithm %q: %w", a, errdefs.ErrInvalidArgument)
+	}
+	w, err := s.Writer()
+	if err != nil {
+		return nil, err
+	}
+	w.h = a.Hash()
+	return w, nil
+}
+
 // Writer is a blob being written. It is not safe for concurrent use.
 type Writer struct {
 	// Synced says the caller flushed the filesystem after the last Write
@@ -248,6 +262,9 @@ type Writer struct {
 	// DeferDirSync says the caller calls the store's SyncDir after its
 	// Commits (one fsync of the blob directory for many blobs).
 	DeferDirSync bool
+	// Flusher, when set, is told how many bytes are written, so it can
+	// make them durable in the background (see Flusher).
+	Flusher *Flusher
 
 	s    *Store
 	f    *os.File
@@ -261,6 +278,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
+	w.Flusher.Wrote(n)
 	return n, err
 }
 

@@ -195,3 +195,26 @@ func TestGetFromFile(t *testing.T) {
 		t.Errorf("Get with a corrupt auth = %v", err)
 	}
 }
+
+func TestParseCreds(t *testing.T) {
+	host := authRegistry(t, true)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	ref, _ := name.ParseReference(host+"/c/d:1", name.Insecure)
+	img, _ := random.Image(100, 1)
+	for _, bad := range []string{"", "user", "user:", ":pass"} {
+		if _, err := ParseCreds(bad); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("ParseCreds(%q) = %v", bad, err)
+		}
+	}
+	kc, err := ParseCreds("user:wrong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithAuthFromKeychain(kc)); err == nil {
+		t.Fatal("push with wrong --creds succeeded")
+	}
+	kc, _ = ParseCreds("user:pass")
+	if err := remote.Write(ref, img, remote.WithAuthFromKeychain(kc)); err != nil {
+		t.Fatalf("push with --creds: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/layer"
 )
 
 // containerRoot opens the container's filesystem as the container sees it:
@@ -70,7 +74,7 @@ func (e *Engine) CopyFrom(ctx context.Context, ref, src, dst string) error {
 		return fmt.Errorf("could not find the file %s in container %s: %w", "/"+src, ref, errdefs.ErrNotFound)
 	}
 	if dst == "-" {
-		return fmt.Errorf("copying to a tar stream on stdout is not supported: %w", errdefs.ErrNotImplemented)
+		return fmt.Errorf("a tar stream on stdout is CopyFromTar's: %w", errdefs.ErrInvalidArgument)
 	}
 	if dt, err := os.Stat(dst); err == nil && dt.IsDir() {
 		dst = filepath.Join(dst, path.Base("/"+src))
@@ -185,4 +189,229 @@ func (e *Engine) CopyTo(ctx context.Context, ref, src, dst string) error {
 		}
 		return copyEntry(hostTree{}, root, p, target, info)
 	})
+}
+
+// CopyFromTar writes src inside the container to w as a tar stream, as
+// `docker cp CONTAINER:SRC -`: entries are named from src's base name (a
+// src ending in "/." puts the directory's content at the top instead).
+func (e *Engine) CopyFromTar(ctx context.Context, ref, src string, w io.Writer) error {
+	root, done, err := e.containerRoot(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer done()
+	contentOnly := strings.HasSuffix(src, "/.")
+	src = rel(src)
+	st, err := root.Lstat(src)
+	if err != nil {
+		return fmt.Errorf("could not find the file %s in container %s: %w", "/"+src, ref, errdefs.ErrNotFound)
+	}
+	prefix := path.Base("/" + src)
+	if prefix == "/" {
+		prefix = "."
+	}
+	if contentOnly {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory: %w", "/"+src, errdefs.ErrInvalidArgument)
+		}
+		prefix = "."
+	}
+	tw := tar.NewWriter(w)
+	walk := func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(src, p)
+		name := path.Join(prefix, filepath.ToSlash(r))
+		if name == "." {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return writeTarEntry(tw, root, p, name, info)
+	}
+	if st.IsDir() {
+		err = fs.WalkDir(root.FS(), src, walk)
+	} else {
+		err = walk(src, fs.FileInfoToDirEntry(st), nil)
+	}
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// writeTarEntry writes the file p of root as entry name.
+func writeTarEntry(tw *tar.Writer, root *os.Root, p, name string, info fs.FileInfo) error {
+	link := ""
+	if info.Mode()&fs.ModeSymlink != 0 {
+		l, err := root.Readlink(p)
+		if err != nil {
+			return err
+		}
+		link = l
+	}
+	if info.Mode()&fs.ModeSocket != 0 {
+		return nil // tar has no sockets
+	}
+	hdr, err := tar.FileInfoHeader(info, link)
+	if err != nil {
+		return err
+	}
+	hdr.Name, hdr.Uname, hdr.Gname, hdr.Format = name, "", "", tar.FormatPAX
+	if info.IsDir() {
+		hdr.Name += "/"
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return nil
+	}
+	f, err := root.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// The file may change while it is read: exactly the header's size goes out.
+	n, err := io.Copy(tw, io.LimitReader(f, hdr.Size))
+	if err == nil && n < hdr.Size {
+		_, err = io.CopyN(tw, zeroReader{}, hdr.Size-n)
+	}
+	return err
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// CopyToFromTar extracts the tar stream r into the directory dst inside
+// the container, as `docker cp - CONTAINER:DST`. The stream is hostile
+// input: every path is resolved inside dst with os.Root, so no entry name,
+// symlink or hard link reaches outside it ("..", absolute links and links
+// that escape fail the copy).
+func (e *Engine) CopyToFromTar(ctx context.Context, ref, dst string, r io.Reader) error {
+	root, done, err := e.containerRoot(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer done()
+	dst = rel(dst)
+	st, err := root.Stat(dst)
+	if err != nil {
+		return fmt.Errorf("could not find the file %s in container %s: %w", "/"+dst, ref, errdefs.ErrNotFound)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("destination %q must be a directory: %w", "/"+dst, errdefs.ErrInvalidArgument)
+	}
+	sub, err := root.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the tar stream: %w: %w", err, errdefs.ErrInvalidArgument)
+		}
+		if err := extractEntry(sub, hdr, tr); err != nil {
+			return fmt.Errorf("extracting %q: %w", hdr.Name, err)
+		}
+	}
+}
+
+// extractEntry writes one tar entry into root, replacing what is there
+// unless both are directories.
+func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
+	name, err := layer.CleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if name == "." {
+		return nil
+	}
+	if dir := path.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	mode := fs.FileMode(hdr.Mode & 0o777)
+	if old, err := root.Lstat(name); err == nil && !(old.IsDir() && hdr.Typeflag == tar.TypeDir) {
+		if err := root.RemoveAll(name); err != nil {
+			return err
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := root.Mkdir(name, mode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		return root.Symlink(hdr.Linkname, name)
+	case tar.TypeLink:
+		target, err := layer.CleanName(hdr.Linkname)
+		if err != nil {
+			return err
+		}
+		return root.Link(target, name)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		dirf, err := root.Open(path.Dir(name))
+		if err != nil {
+			return err
+		}
+		defer dirf.Close()
+		kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
+		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+		if err := unix.Mknodat(int(dirf.Fd()), path.Base(name), kind|uint32(mode), int(dev)); err != nil {
+			return err
+		}
+	default:
+		return nil // pax globals, sparse and the like carry no file
+	}
+	// Set-id and sticky bits survive only a chmod after creation.
+	if err := root.Chmod(name, fs.FileMode(hdr.Mode&0o777)|setIDBits(hdr.Mode)); err != nil {
+		return err
+	}
+	if !hdr.ModTime.IsZero() {
+		root.Chtimes(name, hdr.ModTime, hdr.ModTime)
+	}
+	return nil
+}
+
+func setIDBits(m int64) fs.FileMode {
+	var out fs.FileMode
+	if m&0o4000 != 0 {
+		out |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		out |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		out |= fs.ModeSticky
+	}
+	return out
 }

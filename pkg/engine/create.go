@@ -165,6 +165,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if err := e.store.save(c); err != nil {
 		return nil, err
 	}
+	e.EmitContainer(c, "create", nil)
 	return c, nil
 }
 

@@ -326,19 +326,24 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
 	}
 	rt := e.RuntimeFor(c)
 	if c.State.Running {
+		e.emitKill(c, sig)
 		if err := rt.Kill(ctx, c.ID, sig, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return fmt.Errorf("stopping %s: %w", c.Name, err)
 		}
+		e.thawIfPaused(ctx, c)
 	}
 	if e.waitStopped(ctx, c.ID, stopTimeout(c, timeout)) {
+		e.EmitContainer(c, "stop", nil)
 		return nil
 	}
+	e.emitKill(c, syscall.SIGKILL)
 	if err := rt.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return fmt.Errorf("killing %s: %w", c.Name, err)
 	}
 	if !e.waitStopped(ctx, c.ID, 30*time.Second) {
 		return fmt.Errorf("container %s did not stop: %w", c.Name, errdefs.ErrUnavailable)
 	}
+	e.EmitContainer(c, "stop", nil)
 	return nil
 }
 
@@ -373,9 +378,11 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 			return err
 		}
 	}
+	e.emitKill(c, sig)
 	if err := e.RuntimeFor(c).Kill(ctx, c.ID, sig, false); err != nil {
 		return fmt.Errorf("killing %s: %w", c.Name, err)
 	}
+	e.thawIfPaused(ctx, c)
 	if sig == syscall.SIGKILL {
 		e.waitStopped(ctx, c.ID, 10*time.Second)
 	}
@@ -396,7 +403,11 @@ func (e *Engine) Restart(ctx context.Context, ref string, timeout *int) error {
 	for e.MonitorAlive(id) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	return e.Start(ctx, ref, StartOptions{})
+	if err := e.Start(ctx, ref, StartOptions{}); err != nil {
+		return err
+	}
+	e.emitByRef(ctx, ref, "restart")
+	return nil
 }
 
 // Wait blocks until the container stops and returns its exit code.
@@ -442,9 +453,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, opts RemoveOptions) err
 		if _, err := e.Update(c.ID, func(c *Container) error { c.ManuallyStopped = true; return nil }); err != nil {
 			return err
 		}
+		e.emitKill(c, syscall.SIGKILL)
 		if err := e.RuntimeFor(c).Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return fmt.Errorf("killing %s: %w", c.Name, err)
 		}
+		e.thawIfPaused(ctx, c)
 		e.waitStopped(ctx, c.ID, 30*time.Second)
 	}
 	return e.RemoveStopped(ctx, c.ID, opts.Volumes)
@@ -489,6 +502,7 @@ func (e *Engine) RemoveStopped(ctx context.Context, id string, volumes bool) err
 		return fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
 	os.RemoveAll(tomb)
+	e.EmitContainer(c, "destroy", nil)
 	// The run dir holds the monitor lock; leave it while the monitor runs.
 	if !e.MonitorAlive(c.ID) || e.monitorOf == c.ID {
 		os.RemoveAll(e.store.runDir(c.ID))

@@ -94,6 +94,14 @@ func (e *Engine) checkNetwork(ctx context.Context, c *Container, ip string) erro
 	if ref, ok := strings.CutPrefix(mode, "container:"); ok {
 		return e.checkJoin(c, ref, ip)
 	}
+	for _, a := range h.Aliases {
+		if strings.HasPrefix(a, "/") || !validName().MatchString(a) {
+			return fmt.Errorf("invalid --network-alias %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", a, errdefs.ErrInvalidArgument)
+		}
+	}
+	if len(h.Aliases) > 0 && (mode == "none" || mode == "host" || mode == "bridge") {
+		return fmt.Errorf("--network-alias: network-scoped aliases are supported only for containers on user-defined networks, not %s: %w", mode, errdefs.ErrInvalidArgument)
+	}
 	switch mode {
 	case "none", "host":
 		if ip != "" {

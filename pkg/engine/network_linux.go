@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -40,6 +41,10 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, 
 	if e.opts.Network == nil {
 		return "", false, fmt.Errorf("network %s: no network support in this build: %w", mode, errdefs.ErrNotImplemented)
 	}
+	start := time.Now()
+	defer func() {
+		slog.Debug("network set up", "container", c.ID, "network", mode, "took", time.Since(start), "err", err)
+	}()
 	netns = filepath.Join(e.store.runDir(c.ID), "netns")
 	unix.Unmount(netns, unix.MNT_DETACH)
 	os.Remove(netns)
@@ -89,7 +94,7 @@ func (e *Engine) finishEtcFiles(c *Container, resolv, gateway string) error {
 			}
 			resolv = string(b)
 		}
-		if err := writeFile(path, []byte(resolvConf(resolv, h)), 0o644, false); err != nil {
+		if err := overwrite(path, resolvConf(resolv, h)); err != nil {
 			return err
 		}
 	}
@@ -103,6 +108,25 @@ func (e *Engine) finishEtcFiles(c *Container, resolv, gateway string) error {
 		}
 	}
 	return nil
+}
+
+// overwrite replaces the content of the file at path in place: written
+// over the old bytes, then cut to length. writeEtcFiles made it moments ago
+// and nothing has it open; a rename over it (or a truncation to zero) would
+// make ext4 force its write-back on every run.
+func overwrite(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt([]byte(data), 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // joinNetwork puts the container into the network namespace of container
@@ -346,6 +370,8 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 	if _, err := os.Stat(netns); err != nil {
 		return
 	}
+	start := time.Now()
+	defer func() { slog.Debug("network torn down", "container", c.ID, "took", time.Since(start)) }()
 	if e.opts.Network != nil {
 		rel, release := e.opts.Network.(Releaser)
 		if users, _ := os.ReadDir(filepath.Join(e.store.runDir(c.ID), "netns-users")); len(users) > 0 {

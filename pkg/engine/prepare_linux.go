@@ -253,7 +253,7 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 		}
 		e.Cleanup(ctx, c)
 		c.ClearNetwork()
-		c.State.Running, c.State.Restarting, c.State.Pid, c.State.MonitorPid = false, false, 0, 0
+		c.State.Running, c.State.Restarting, c.State.Paused, c.State.Pid, c.State.MonitorPid = false, false, false, 0, 0
 		c.State.Status = StatusExited
 		c.State.ExitCode = code
 		c.State.Error = "the container's monitor died"

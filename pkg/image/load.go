@@ -308,7 +308,7 @@ func (s *Store) loadImage(ctx context.Context, cfgD, md digest.Digest, kind type
 		layers[i].DiffID = diffIDs[i]
 	}
 	chains := snapshot.ChainIDs(diffIDs)
-	if _, err := s.fetchLayers(ctx, layers, chains, opts, nil); err != nil {
+	if _, err := s.fetchLayers(ctx, layers, chains, opts, nil, nil); err != nil {
 		return LoadResult{}, err
 	}
 	for i := range layers {

@@ -2,9 +2,11 @@ package image
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -37,6 +39,7 @@ func mirrorsFor(ref name.Reference, rt http.RoundTripper) []*url.URL {
 // (or none answers), from Docker Hub; as docker does, the image keeps its
 // Docker Hub name whichever served it.
 func (s *Store) pullMirrored(ctx context.Context, refStr string, opts PullOptions, mirrors []*url.URL) (*PullResult, error) {
+	var tried []string
 	for _, m := range mirrors {
 		o := opts
 		o.Transport = &mirrorTransport{mirror: m, inner: opts.Transport}
@@ -49,7 +52,12 @@ func (s *Store) pullMirrored(ctx context.Context, refStr string, opts PullOption
 			return nil, err
 		}
 		slog.Info("pull: mirror failed, trying the next source", "ref", refStr, "mirror", m.String(), "err", err)
+		tried = append(tried, m.String()+": "+err.Error())
 	}
 	opts.Transport = &mirrorTransport{inner: opts.Transport}
-	return s.Pull(ctx, refStr, opts)
+	res, err := s.Pull(ctx, refStr, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w (after the mirrors failed: %s)", err, strings.Join(tried, "; "))
+	}
+	return res, nil
 }

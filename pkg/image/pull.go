@@ -161,14 +161,22 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err := content.Validate(cfgDigest); err != nil {
 		return nil, err
 	}
-	if !s.content.Has(cfgDigest) {
-		if err := s.fetchBlob(ctx, puller, repo, cfgDigest, m.Config.Size, nil); err != nil {
-			return nil, fmt.Errorf("pulling %s: config: %w", refStr, err)
-		}
+	// The config is verified in memory; it is stored, with the manifest
+	// and the index, under the same syncfs as the layers.
+	blobs := &blobClient{repo: repo, opts: opts.RemoteOptions}
+	extra := []memBlob{{mdgst, raw}}
+	if indexRaw != nil {
+		extra = append(extra, memBlob{index, indexRaw})
 	}
-	rawCfg, err := s.content.ReadAll(cfgDigest, maxConfig)
+	var rawCfg []byte
+	if s.content.Has(cfgDigest) {
+		rawCfg, err = s.content.ReadAll(cfgDigest, maxConfig)
+	} else {
+		rawCfg, err = blobs.fetch(ctx, cfgDigest, m.Config.Size, maxConfig)
+		extra = append(extra, memBlob{cfgDigest, rawCfg})
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pulling %s: config: %w", refStr, err)
 	}
 	cfg, err := v1.ParseConfigFile(bytes.NewReader(rawCfg))
 	if err != nil {
@@ -192,24 +200,15 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	chains := snapshot.ChainIDs(diffIDs)
 	slog.Debug("pull: manifest and config", "ref", refStr, "elapsed", time.Since(start))
 	layersStart := time.Now()
-	blobs := &blobClient{repo: repo, opts: opts.RemoteOptions}
 	downloaded, err := s.fetchLayers(ctx, layers, chains, opts.RemoteOptions, func(ctx context.Context, l Layer, progress func(int64)) (io.ReadCloser, error) {
 		return blobs.open(ctx, l.Digest)
-	})
+	}, extra)
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", refStr, err)
 	}
 	slog.Debug("pull: layers downloaded, verified, unpacked and committed", "layers", len(layers), "elapsed", time.Since(layersStart))
 	for i := range layers {
 		layers[i].ChainID = chains[i]
-	}
-	if err := s.content.Ingest(ctx, mdgst, int64(len(raw)), bytes.NewReader(raw)); err != nil {
-		return nil, err
-	}
-	if indexRaw != nil {
-		if err := s.content.Ingest(ctx, index, int64(len(indexRaw)), bytes.NewReader(indexRaw)); err != nil {
-			return nil, err
-		}
 	}
 	canonRepo := repoName(repo)
 	names := []string{canonRepo + "@" + top.String()}
@@ -232,18 +231,11 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	return &PullResult{Image: img, Ref: canon, Digest: top, Downloaded: downloaded || !alreadyNamed}, nil
 }
 
-// fetchBlob downloads a small blob (a config) into the content store.
-func (s *Store) fetchBlob(ctx context.Context, puller *remote.Puller, repo name.Repository, d digest.Digest, size int64, _ func(int64)) error {
-	rl, err := puller.Layer(ctx, repo.Digest(d.String()))
-	if err != nil {
-		return registryError("fetching "+d.String(), err)
-	}
-	rc, err := rl.Compressed()
-	if err != nil {
-		return registryError("fetching "+d.String(), err)
-	}
-	defer rc.Close()
-	return s.content.Ingest(ctx, d, size, rc)
+// memBlob is a small blob (manifest, index, config) held in memory until
+// it is stored with the layers.
+type memBlob struct {
+	d digest.Digest
+	b []byte
 }
 
 // opener returns the compressed stream of a layer blob.
@@ -271,9 +263,10 @@ func (f *fetched) close() {
 // for blobs that are here are unpacked from the store. Layers move in
 // parallel (they unpack into separate directories). When all are through,
 // one syncfs makes them durable, then the blobs are moved into place and
-// the snapshots committed bottom up. It reports whether anything was
-// fetched.
-func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest.Digest, opts RemoteOptions, open opener) (bool, error) {
+// the snapshots committed bottom up. The extra blobs (verified when they
+// are committed) are stored under the same syncfs. It reports whether any
+// layer was fetched.
+func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest.Digest, opts RemoteOptions, open opener, extra []memBlob) (bool, error) {
 	got := make([]*fetched, len(layers))
 	defer func() {
 		for _, f := range got {
@@ -284,6 +277,10 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.jobs())
+	// What the layers write is flushed in the background as it is
+	// written; the syncfs below then finds only the last batch to flush.
+	var flusher, blobFlusher *content.Flusher
+	defer func() { flusher.Stop(); blobFlusher.Stop() }()
 	pending := false
 	for i, l := range layers {
 		id := shortID(l.Digest)
@@ -293,11 +290,18 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 			opts.progress(id, "Already exists", 0, 0)
 			continue
 		}
+		if !pending {
+			flusher = content.StartFlusher(s.snapshots.Root(), 0)
+			blobFlusher = flusher
+			if !sameFS(s.content.Root(), s.snapshots.Root()) {
+				blobFlusher = content.StartFlusher(s.content.Root(), 0)
+			}
+		}
 		pending = true
 		opts.progress(id, "Waiting", 0, l.Size)
 		g.Go(func() error {
 			t0 := time.Now()
-			f, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open)
+			f, err := s.fetchLayer(gctx, l, needBlob, needSnap, opts, open, flusher, blobFlusher)
 			slog.Debug("pull: layer", "digest", l.Digest, "bytes", l.Size, "elapsed", time.Since(t0))
 			if err != nil {
 				opts.progress(id, "Failed", 0, 0)
@@ -308,13 +312,42 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	flusher.Stop()
+	blobFlusher.Stop()
+	if err != nil {
 		return false, err
 	}
 	if !pending {
+		for _, b := range extra {
+			if err := s.content.Ingest(ctx, b.d, int64(len(b.b)), bytes.NewReader(b.b)); err != nil {
+				return false, err
+			}
+		}
 		return false, nil
 	}
 	t0 := time.Now()
+	extraW := make([]*content.Writer, len(extra))
+	defer func() {
+		for _, w := range extraW {
+			if w != nil {
+				w.Close()
+			}
+		}
+	}()
+	for i, b := range extra {
+		if s.content.Has(b.d) {
+			continue
+		}
+		w, err := s.content.WriterFor(b.d.Algorithm())
+		if err != nil {
+			return false, err
+		}
+		extraW[i] = w
+		if _, err := w.Write(b.b); err != nil {
+			return false, fmt.Errorf("storing blob %s: %w", b.d, err)
+		}
+	}
 	// Records first, so the one syncfs covers them too.
 	for i := range layers {
 		if f := got[i]; f != nil && f.u != nil {
@@ -361,13 +394,21 @@ func (s *Store) fetchLayers(ctx context.Context, layers []Layer, chains []digest
 		}
 		parent = chains[i]
 	}
+	for i, w := range extraW {
+		if w != nil {
+			w.Synced, w.DeferDirSync = true, true
+			if _, err := w.Commit(extra[i].d, int64(len(extra[i].b))); err != nil {
+				return false, err
+			}
+		}
+	}
 	return true, nil
 }
 
 // fetchLayer reads layer l (from open when its blob is missing, else from
 // the store), unpacking it when its snapshot is missing. The blob is
 // verified but not yet moved into place.
-func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener) (_ *fetched, err error) {
+func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool, opts RemoteOptions, open opener, flusher, blobFlusher *content.Flusher) (_ *fetched, err error) {
 	id := shortID(l.Digest)
 	f := &fetched{}
 	defer func() {
@@ -388,6 +429,7 @@ func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool
 		if f.w, err = s.content.Writer(); err != nil {
 			return nil, err
 		}
+		f.w.Flusher = blobFlusher
 		pr := &progressReader{r: io.LimitReader(rc, l.Size+1), total: l.Size, status: "Downloading", id: id, opts: opts}
 		src = io.TeeReader(pr, f.w)
 	} else {
@@ -403,7 +445,7 @@ func (s *Store) fetchLayer(ctx context.Context, l Layer, needBlob, needSnap bool
 		if err != nil {
 			return nil, err
 		}
-		f.u, err = s.snapshots.Unpack(ctx, l.DiffID, zr)
+		f.u, err = s.snapshots.Unpack(ctx, l.DiffID, zr, snapshot.UnpackOptions{Flusher: flusher})
 		zr.Close()
 		if err != nil {
 			return nil, err
@@ -489,4 +531,31 @@ func (b *blobClient) open(ctx context.Context, d digest.Digest) (io.ReadCloser, 
 		return nil, registryError("fetching "+d.String(), err)
 	}
 	return resp.Body, nil
+}
+
+// fetch reads the small blob d (at most max bytes; exactly size bytes
+// when size is not negative) into memory and verifies it.
+func (b *blobClient) fetch(ctx context.Context, d digest.Digest, size, max int64) ([]byte, error) {
+	if size > max {
+		return nil, fmt.Errorf("blob %s is larger than %d bytes: %w", d, max, errdefs.ErrInvalidArgument)
+	}
+	rc, err := b.open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, registryError("fetching "+d.String(), err)
+	}
+	if int64(len(raw)) > max {
+		return nil, fmt.Errorf("blob %s is larger than %d bytes: %w", d, max, errdefs.ErrInvalidArgument)
+	}
+	if size >= 0 && int64(len(raw)) != size {
+		return nil, fmt.Errorf("blob %s: got %d bytes, want %d: %w", d, len(raw), size, errdefs.ErrInvalidArgument)
+	}
+	if got := d.Algorithm().FromBytes(raw); got != d {
+		return nil, fmt.Errorf("blob digest mismatch: got %s, want %s: %w", got, d, errdefs.ErrInvalidArgument)
+	}
+	return raw, nil
 }

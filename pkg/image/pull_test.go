@@ -183,42 +183,60 @@ func TestPullErrors(t *testing.T) {
 	}
 }
 
-// TestPullCorruptLayer: a registry serving a layer whose bytes do not match
-// its digest leaves no image and no layer behind.
-func TestPullCorruptLayer(t *testing.T) {
+// TestPullCorruptBlob: a registry serving a layer or a config whose bytes
+// do not match its digest leaves no image, no layer and no blob behind.
+func TestPullCorruptBlob(t *testing.T) {
 	testutil.RequireRoot(t)
-	ctx := context.Background()
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	img, _ := random.Image(4096, 1)
 	ls, _ := img.Layers()
-	bad, _ := ls[0].Digest()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+bad.String()) {
-			rw := &corruptWriter{ResponseWriter: w}
-			reg.ServeHTTP(rw, r)
-			return
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	r, _ := name.ParseReference(host + "/c:1")
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	s, _ := Open(root)
-	if _, err := s.Pull(ctx, host+"/c:1", PullOptions{}); err == nil {
-		t.Fatal("pull of a corrupt layer succeeded")
-	}
-	if imgs, _ := s.List(ctx); len(imgs) != 0 {
-		t.Errorf("images after a failed pull: %d", len(imgs))
-	}
-	if infos, _ := s.Snapshots().List(); len(infos) != 0 {
-		t.Errorf("layers after a failed pull: %v", infos)
-	}
-	if s.Content().Has(digest.Digest(bad.String())) {
-		t.Error("corrupt blob stored")
+	layerDigest, _ := ls[0].Digest()
+	cfgDigest, _ := img.ConfigName()
+	mDigest, _ := img.Digest()
+	for _, tt := range []struct {
+		name    string
+		bad     v1.Hash
+		wantMsg string
+	}{
+		// A flipped byte breaks the gzip stream before the digest is known.
+		{"layer", layerDigest, ""},
+		{"config", cfgDigest, "digest mismatch"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+tt.bad.String()) {
+					reg.ServeHTTP(&corruptWriter{ResponseWriter: w}, r)
+					return
+				}
+				reg.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+			r, _ := name.ParseReference(host + "/c:1")
+			if err := remote.Write(r, img); err != nil {
+				t.Fatal(err)
+			}
+			s, _ := Open(t.TempDir())
+			_, err := s.Pull(ctx, host+"/c:1", PullOptions{})
+			if err == nil {
+				t.Fatal("pull of a corrupt blob succeeded")
+			}
+			if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %v: want ErrInvalidArgument %q", err, tt.wantMsg)
+			}
+			if imgs, _ := s.List(ctx); len(imgs) != 0 {
+				t.Errorf("images after a failed pull: %d", len(imgs))
+			}
+			if infos, _ := s.Snapshots().List(); len(infos) != 0 {
+				t.Errorf("layers after a failed pull: %v", infos)
+			}
+			for _, d := range []v1.Hash{tt.bad, mDigest} {
+				if s.Content().Has(digest.Digest(d.String())) {
+					t.Errorf("blob %s stored after a failed pull", d)
+				}
+			}
+		})
 	}
 }
 

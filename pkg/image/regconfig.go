@@ -32,7 +32,8 @@ const (
 
 // DefaultCertsDirs are where podman and docker keep per-registry TLS
 // material: <dir>/<host[:port]>/*.crt (CAs), *.cert with *.key (client
-// certificate). The first directory that has one for a host is used.
+// certificate). The first directory that has one for a host is used; a
+// user other than root looks in ~/.config/containers/certs.d first.
 var DefaultCertsDirs = []string{"/etc/containers/certs.d", "/etc/docker/certs.d"}
 
 // RegistryConfig is how berth reaches registries: the keys of docker's
@@ -50,6 +51,8 @@ type RegistryConfig struct {
 	mirrors []*url.URL
 	hosts   map[string]bool
 	nets    []*net.IPNet
+	// certDirs are certs directories given for one registry (--cert-dir).
+	certDirs map[string]string
 
 	mu  sync.Mutex
 	tls map[string]*tls.Config
@@ -123,6 +126,10 @@ func (c *RegistryConfig) init() error {
 	}
 	if c.CertsDirs == nil {
 		c.CertsDirs = DefaultCertsDirs
+		// Rootless podman's per-user directory comes first, as there.
+		if home, err := os.UserHomeDir(); err == nil && os.Geteuid() != 0 {
+			c.CertsDirs = append([]string{filepath.Join(home, ".config", "containers", "certs.d")}, DefaultCertsDirs...)
+		}
 	}
 	c.tls = map[string]*tls.Config{}
 	return nil
@@ -200,8 +207,49 @@ func (c *RegistryConfig) loadTLS(hostport string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// certsDir returns the first <certs dir>/<host[:port]> that exists.
+// ForRegistry returns a copy of c in which registry hostport uses the CA
+// and client certificate files directly in certDir (podman's --cert-dir;
+// "" keeps certs.d) and, with skipVerify, is insecure (podman's
+// --tls-verify=false).
+func (c *RegistryConfig) ForRegistry(hostport, certDir string, skipVerify bool) (*RegistryConfig, error) {
+	n := &RegistryConfig{}
+	if c != nil {
+		n.Mirrors = append(n.Mirrors, c.Mirrors...)
+		n.Insecure = append(n.Insecure, c.Insecure...)
+		n.CertsDirs = append(n.CertsDirs, c.CertsDirs...)
+	}
+	hostport = strings.ToLower(hostport)
+	if skipVerify {
+		n.Insecure = append(n.Insecure, hostport)
+	}
+	if err := n.init(); err != nil {
+		return nil, err
+	}
+	n.certDirs = map[string]string{}
+	if c != nil {
+		for k, v := range c.certDirs {
+			n.certDirs[k] = v
+		}
+	}
+	if certDir != "" {
+		fi, err := os.Stat(certDir)
+		if err != nil {
+			return nil, fmt.Errorf("certificate directory: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("certificate directory %s: not a directory: %w", certDir, errdefs.ErrInvalidArgument)
+		}
+		n.certDirs[hostport] = certDir
+	}
+	return n, nil
+}
+
+// certsDir returns the directory with hostport's TLS files: one given for
+// it, else the first <certs dir>/<host[:port]> that exists.
 func (c *RegistryConfig) certsDir(hostport string) string {
+	if d, ok := c.certDirs[hostport]; ok {
+		return d
+	}
 	if hostport == "" || hostport == "." || hostport == ".." || strings.ContainsAny(hostport, `/\`) {
 		return ""
 	}

@@ -75,7 +75,7 @@ func TestRegistryConfigInsecure(t *testing.T) {
 			t.Errorf("IsInsecure(%s) = %v, want %v", host, got, want)
 		}
 	}
-	if len(c.CertsDirs) != len(DefaultCertsDirs) {
+	if c.CertsDirs[len(c.CertsDirs)-1] != DefaultCertsDirs[len(DefaultCertsDirs)-1] {
 		t.Errorf("certs dirs %v, want the defaults", c.CertsDirs)
 	}
 	t.Setenv(CertsDirsEnv, "/a:/b")
@@ -248,5 +248,39 @@ func TestMirrorTransport(t *testing.T) {
 	}
 	if m := mirrorsFor(ref, &mirrorTransport{}); m != nil {
 		t.Errorf("mirrors chosen again inside a mirrored pull: %v", m)
+	}
+}
+
+func TestForRegistry(t *testing.T) {
+	ca := testutil.NewCA(t)
+	host := tlsRegistry(t, ca, nil)
+	base := &RegistryConfig{CertsDirs: []string{t.TempDir()}, Mirrors: []string{"https://m.example"}}
+	useRegistries(t, base)
+	if err := headVia(host); err == nil {
+		t.Fatal("an unknown CA was trusted")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ca.crt"), ca.Cert, 0o644)
+	c, err := base.ForRegistry(host, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.MirrorURLs()) != 1 || c.IsInsecure(host) {
+		t.Errorf("copy lost the mirrors or became insecure: %+v", c)
+	}
+	useRegistries(t, c)
+	if err := headVia(host); err != nil {
+		t.Fatalf("--cert-dir with the CA: %v", err)
+	}
+	c, err = base.ForRegistry(host, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	useRegistries(t, c)
+	if err := headVia(host); err != nil || !c.IsInsecure(host) {
+		t.Fatalf("--tls-verify=false: %v", err)
+	}
+	if _, err := base.ForRegistry(host, filepath.Join(dir, "ca.crt"), false); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("a file as --cert-dir: %v", err)
 	}
 }

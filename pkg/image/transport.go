@@ -111,7 +111,11 @@ func (t *registryTransport) AllowsPlainHTTP(hostport string) bool {
 	return IsLoopback(hostport) || t.cfg.IsInsecure(hostport)
 }
 
-var _ credentials.PlainHTTPPolicy = (*registryTransport)(nil)
+var (
+	_ http.RoundTripper           = (*registryTransport)(nil)
+	_ http.RoundTripper           = (*mirrorTransport)(nil)
+	_ credentials.PlainHTTPPolicy = (*registryTransport)(nil)
+)
 
 // isDockerHubHost reports whether host is one of Docker Hub's registry
 // names (what go-containerregistry calls docker.io).

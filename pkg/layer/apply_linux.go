@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/errdefs"
@@ -22,6 +24,9 @@ type ApplyOptions struct {
 	// MaxSize caps the uncompressed tar stream in bytes (a decompression
 	// bomb defence); 0 means DefaultMaxSize.
 	MaxSize int64
+	// Wrote, when set, is told how many bytes of file data were written
+	// (for a content.Flusher).
+	Wrote func(n int)
 }
 
 // DefaultMaxSize is the largest uncompressed layer Apply accepts by default.
@@ -44,7 +49,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int
 	}
 	defer root.Close()
 	cr := &countReader{r: r, max: opts.MaxSize}
-	a := &applier{root: root}
+	a := &applier{root: root, wrote: opts.Wrote}
 	tr := tar.NewReader(cr)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -76,7 +81,9 @@ func wrapTar(err error) error {
 	if errors.Is(err, ErrTooLarge) || errors.Is(err, errdefs.ErrInvalidArgument) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+	var corrupt flate.CorruptInputError
+	if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgzip.ErrChecksum) || errors.Is(err, pgzip.ErrHeader) || errors.As(err, &corrupt) {
 		return fmt.Errorf("%w: %v", errdefs.ErrInvalidArgument, err)
 	}
 	return err
@@ -113,13 +120,23 @@ type applier struct {
 	root     *os.Root
 	dirTimes []dirTime
 	buf      []byte // shared by every file of the layer
+	wrote    func(int)
 }
 
 // fileWriter hides *os.File's ReadFrom, so io.CopyBuffer uses the
-// applier's buffer.
-type fileWriter struct{ f *os.File }
+// applier's buffer, and reports what it writes.
+type fileWriter struct {
+	f     *os.File
+	wrote func(int)
+}
 
-func (w fileWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if w.wrote != nil {
+		w.wrote(n)
+	}
+	return n, err
+}
 
 // CleanName turns a tar entry name into a slash-separated path relative to
 // the layer root ("." for the root itself). Leading slashes and "./" are
@@ -326,7 +343,7 @@ func (a *applier) file(name string, hdr *tar.Header, r io.Reader) error {
 	}
 	// Through fileWriter: a bare *os.File would take the copy into its
 	// ReadFrom, which allocates a buffer of its own for every file.
-	if _, err := io.CopyBuffer(fileWriter{f}, r, a.buf); err != nil {
+	if _, err := io.CopyBuffer(fileWriter{f, a.wrote}, r, a.buf); err != nil {
 		return err
 	}
 	if err := a.meta(f, hdr); err != nil {

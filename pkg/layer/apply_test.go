@@ -6,13 +6,16 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/internal/testutil"
@@ -296,5 +299,22 @@ func TestDecompressFormats(t *testing.T) {
 				t.Fatalf("decompressed %d bytes, %v", len(got), err)
 			}
 		})
+	}
+}
+
+func TestWrapTarCorruptCompression(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool // wraps errdefs.ErrInvalidArgument
+	}{
+		{pgzip.ErrChecksum, true},
+		{pgzip.ErrHeader, true},
+		{fmt.Errorf("reading: %w", flate.CorruptInputError(12)), true},
+		{io.ErrUnexpectedEOF, true},
+		{errors.New("connection reset by peer"), false},
+	} {
+		if got := errors.Is(wrapTar(tt.err), errdefs.ErrInvalidArgument); got != tt.want {
+			t.Errorf("wrapTar(%v) invalid argument = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

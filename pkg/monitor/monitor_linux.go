@@ -118,7 +118,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 			slog.Error("container run failed", "id", id, "err", runErr)
 		}
 		c, err = eng.Update(id, func(c *engine.Container) error {
-			c.State.Running, c.State.Pid = false, 0
+			c.State.Running, c.State.Pid, c.State.Paused = false, 0, false
 			c.ClearNetwork()
 			c.State.ExitCode = code
 			c.State.FinishedAt = time.Now().UTC()
@@ -141,6 +141,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 			eng.DropRunDir(id)
 			return nil // removed under us
 		}
+		eng.EmitContainer(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 		if !c.State.Restarting {
 			if c.HostConfig.AutoRemove && m.hasRemover() {
 				// The attached client removes it: it waits for this
@@ -329,6 +330,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	if first && wantsWatchdog(c) {
 		go m.watchdog()
 	}
+	eng.EmitContainer(c, "start", nil)
 	hctx, stopHealth := context.WithCancel(ctx)
 	if c.Config.Healthcheck != nil {
 		go m.health(hctx, c, rt)
@@ -359,6 +361,7 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 	}
 	m.mu.Unlock()
 	if oom {
+		eng.EmitContainer(c, "oom", nil)
 		eng.Update(c.ID, func(rec *engine.Container) error { rec.State.OOMKilled = true; return nil })
 		if code == 0 {
 			code = 137
@@ -581,13 +584,18 @@ func (m *monitor) health(ctx context.Context, c *engine.Container, rt engine.Run
 			return
 		case <-time.After(interval):
 		}
+		if m.eng.Paused(c.ID) {
+			continue // a frozen container cannot answer: no check while paused
+		}
 		res := runCheck(ctx, rt, c.ID, spec.Process, args, timeout)
 		inStart := time.Since(started) < hc.StartPeriod
-		m.eng.Update(c.ID, func(rec *engine.Container) error {
+		prev := ""
+		rec, err := m.eng.Update(c.ID, func(rec *engine.Container) error {
 			h := rec.State.Health
 			if h == nil || !rec.State.Running {
 				return nil
 			}
+			prev = h.Status
 			h.Log = append(h.Log, res)
 			if len(h.Log) > 5 {
 				h.Log = h.Log[len(h.Log)-5:]
@@ -602,6 +610,9 @@ func (m *monitor) health(ctx context.Context, c *engine.Container, rt engine.Run
 			}
 			return nil
 		})
+		if err == nil && rec.State.Health != nil && prev != "" && rec.State.Health.Status != prev {
+			m.eng.EmitContainer(rec, "health_status: "+rec.State.Health.Status, nil)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berth/berth/pkg/errdefs"
@@ -236,5 +237,45 @@ func TestHostEntries(t *testing.T) {
 	}
 	if got := hostEntries(eps, self, false); fmt.Sprint(got) != fmt.Sprint(want[:1]) {
 		t.Errorf("without discovery: %v, want %v", got, want[:1])
+	}
+}
+
+// An endpoints.json table of an older berth is split into one file per
+// endpoint on first load, and nothing is lost.
+func TestEndpointsMigration(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Open(filepath.Join(dir, "root"), filepath.Join(dir, "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Repeat("ab", 32)
+	old := map[string]*endpoint{
+		"c1": {Attachment: Attachment{ContainerID: "c1", IP: netip.MustParseAddr("10.0.0.2")}},
+		"c2": {Attachment: Attachment{ContainerID: "c2", IP: netip.MustParseAddr("10.0.0.3")}},
+	}
+	if err := os.MkdirAll(filepath.Dir(m.epPath(id)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSON(m.epPath(id), old, false); err != nil {
+		t.Fatal(err)
+	}
+	eps, err := m.loadEndpoints(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 2 || eps["c1"].IP != old["c1"].IP || eps["c2"].IP != old["c2"].IP {
+		t.Fatalf("loaded %+v", eps)
+	}
+	if _, err := os.Stat(m.epPath(id)); !os.IsNotExist(err) {
+		t.Errorf("old table still there: %v", err)
+	}
+	if err := m.dropEndpoint(id, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if eps, err := m.loadEndpoints(id); err != nil || len(eps) != 1 || eps["c2"] == nil {
+		t.Fatalf("after drop: %+v %v", eps, err)
+	}
+	if err := m.putEndpoint(id, &endpoint{Attachment: Attachment{ContainerID: "../x"}}); err == nil {
+		t.Error("a container ID with a path in it was accepted")
 	}
 }

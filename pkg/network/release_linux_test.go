@@ -126,4 +126,3 @@ func TestAttachRestoresDeletedTable(t *testing.T) {
 		t.Errorf("rules of network %s not restored", n.Name)
 	}
 }
-

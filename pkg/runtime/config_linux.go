@@ -38,11 +38,14 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 	specs.TimeNamespace:    "time",
 }
 
-// joinOrder is the order namespaces are joined in: user first, so the
-// process holds capabilities over the namespaces the user namespace owns.
+// joinOrder is the order namespaces are joined in: user last, so that the
+// others are joined with the host's privileges (the runtime runs as root)
+// whichever user namespace owns them, and a joined user namespace then
+// owns the namespaces made after it.
 var joinOrder = []specs.LinuxNamespaceType{
-	specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
+	specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace,
 	specs.PIDNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.MountNamespace,
+	specs.UserNamespace,
 }
 
 func invalid(format string, args ...any) error {
@@ -60,16 +63,30 @@ func LoadSpec(bundle string) (*specs.Spec, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("reading %s: %w", path, err)
 	}
-	var spec specs.Spec
+	var w specJSON
 	dec := json.NewDecoder(strings.NewReader(string(b)))
-	if err := dec.Decode(&spec); err != nil {
+	if err := dec.Decode(&w); err != nil {
 		return nil, "", invalid("%s is not a valid OCI config: %v", path, err)
 	}
+	spec := w.Spec
 	rootfs, err := validateSpec(&spec, bundle)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return &spec, rootfs, nil
+}
+
+// specJSON is how the runtime reads and writes a specs.Spec: the sections
+// for other platforms (solaris, windows, vm, zos) stay raw JSON. For every
+// struct it meets, encoding/json builds the codecs of all its fields' types
+// up front, so decoding a plain specs.Spec costs the codecs of all those
+// platforms' types too, in every runtime process.
+type specJSON struct {
+	specs.Spec
+	Solaris json.RawMessage `json:"solaris,omitempty"`
+	Windows json.RawMessage `json:"windows,omitempty"`
+	VM      json.RawMessage `json:"vm,omitempty"`
+	ZOS     json.RawMessage `json:"zos,omitempty"`
 }
 
 // validateSpec checks what the runtime relies on and names the bad field.
@@ -137,6 +154,9 @@ func validateSpec(spec *specs.Spec, bundle string) (string, error) {
 			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 		if err := checkTmpcopyup(m); err != nil {
+			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		if err := checkMountAttrs(spec, m); err != nil {
 			return "", fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 	}

@@ -40,12 +40,15 @@ type CreateOptions struct {
 	// console is our end of a socketpair standing in for ConsoleSocket
 	// (foreground Run with a terminal).
 	console *os.File
+	// spec and rootfs, when set, are Bundle's config already loaded (Run).
+	spec   *specs.Spec
+	rootfs string
 }
 
 // initConfig is what the parent sends the child over the sync socket.
 type initConfig struct {
 	ID           string         `json:"id"`
-	Spec         *specs.Spec    `json:"spec,omitempty"`
+	Spec         *initSpec      `json:"spec,omitempty"`
 	Process      *specs.Process `json:"process"`
 	Rootfs       string         `json:"rootfs,omitempty"`
 	Bundle       string         `json:"bundle,omitempty"`
@@ -55,6 +58,9 @@ type initConfig struct {
 	UserNS       bool           `json:"userNS,omitempty"`
 	// Seccomp applies to exec'd processes: the container's profile.
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+
+	// spec is Spec rebuilt by the init (not sent).
+	spec *specs.Spec
 }
 
 // Create sets up container id from opts.Bundle and leaves its init waiting
@@ -64,11 +70,8 @@ func (r *Runtime) Create(id string, opts *CreateOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if s.cmd != nil {
-		// The init is our child: release it, its new parent (or our
-		// caller's subreaper) reaps it.
-		s.cmd.Process.Release()
-	}
+	// The init is our child; it is not reaped here: its new parent (or
+	// our caller's subreaper) reaps it once we have gone.
 	return s.pid, nil
 }
 
@@ -80,9 +83,11 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	if err != nil {
 		return nil, nil, err
 	}
-	spec, rootfs, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, nil, err
+	spec, rootfs := opts.spec, opts.rootfs
+	if spec == nil {
+		if spec, rootfs, err = LoadSpec(bundle); err != nil {
+			return nil, nil, err
+		}
 	}
 	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.console == nil {
 		return nil, nil, invalid("process.terminal is true but no --console-socket was given")
@@ -162,6 +167,10 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
+	if c.idmaps, err = r.idmapTrees(spec, bundle); err != nil {
+		return nil, nil, err
+	}
+	defer closeFiles(c.idmaps)
 	if opts.console != nil {
 		c.console = opts.console
 	} else if opts.ConsoleSocket != "" {
@@ -173,31 +182,30 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		c.console = con
 	}
 
-	cg, err = newCgroup(rec.CgroupPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
-	}
-	{
-		if cg.Exists() {
-			pids, _ := cg.Pids()
-			if len(pids) > 0 {
-				cg = nil // not ours to remove
-				return nil, nil, fmt.Errorf("linux.cgroupsPath %q is in use by another container: %w", rec.CgroupPath, errdefs.ErrConflict)
-			}
-		}
-		if err := cg.Set(withDefaultDevices(spec)); err != nil {
-			return nil, nil, fmt.Errorf("linux.resources: %w", err)
-		}
-	}
-
+	// The init starts first: while its Go runtime boots (it then waits
+	// for its config) we make the cgroup, so the two overlap. It is moved
+	// into the cgroup before it is told anything, so nothing of the
+	// container runs outside it.
 	s, err = c.start()
 	if err != nil {
 		return nil, nil, err
 	}
-	{
-		if err := cg.Apply(s.pid); err != nil {
-			return nil, nil, fmt.Errorf("moving init into cgroup %q: %w", rec.CgroupPath, err)
+	cg, err = newCgroup(rec.CgroupPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("linux.cgroupsPath %q: %w", rec.CgroupPath, err)
+	}
+	if cg.Exists() {
+		pids, _ := cg.Pids()
+		if len(pids) > 0 {
+			cg = nil // not ours to remove
+			return nil, nil, fmt.Errorf("linux.cgroupsPath %q is in use by another container: %w", rec.CgroupPath, errdefs.ErrConflict)
 		}
+	}
+	if err := cg.Set(withDefaultDevices(spec)); err != nil {
+		return nil, nil, fmt.Errorf("linux.resources: %w", err)
+	}
+	if err := cg.Apply(s.pid); err != nil {
+		return nil, nil, fmt.Errorf("moving init into cgroup %q: %w", rec.CgroupPath, err)
 	}
 	if rec.PidStart, _, err = procStart(s.pid); err != nil {
 		return nil, nil, fmt.Errorf("container init exited early: %w", err)
@@ -207,7 +215,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	saved = make(chan error, 1)
 	go func(rec record) { saved <- r.save(&rec, true) }(*rec)
 	cfg := &initConfig{
-		ID: id, Spec: spec, Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
+		ID: id, Spec: initSpecOf(spec), Process: spec.Process, Rootfs: rootfs, Bundle: bundle,
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
 		CgroupNS: hasNewNS(spec, specs.CgroupNamespace),
 		UserNS:   hasNS(spec, specs.UserNamespace),
@@ -261,10 +269,8 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 // initError turns a broken sync channel into the init's own complaint.
 func initError(err error, s *started) error {
 	if err.Error() == "EOF" {
-		if s.cmd != nil {
-			if werr := s.cmd.Wait(); werr != nil {
-				return fmt.Errorf("container init exited before it was ready: %w", werr)
-			}
+		if werr := s.wait(); werr != nil {
+			return fmt.Errorf("container init exited before it was ready: %w", werr)
 		}
 		return errors.New("container init exited before it was ready")
 	}
@@ -306,21 +312,29 @@ func childFor(spec *specs.Spec, join map[specs.LinuxNamespaceType]string) (*chil
 		}
 		c.joins = append(c.joins, nsJoin{typ: nsFlags[t], file: f})
 	}
-	_, joinUser := paths[specs.UserNamespace]
 	_, joinPid := paths[specs.PIDNamespace]
-	if joinUser && len(c.joins) > 0 && c.joins[0].typ == unix.CLONE_NEWUSER {
+	switch {
+	case hasJoin(c.joins, unix.CLONE_NEWUSER):
 		// New namespaces must belong to the joined user namespace: make them after joining.
 		c.unshare = newFlags
-	} else {
+	case newFlags&unix.CLONE_NEWUSER != 0 && len(c.joins) > 0:
+		// Join first, with the host's privileges, then make the user
+		// namespace and the rest in it (see userns_linux.go).
+		if err := checkJoinsWithNewUser(spec, paths); err != nil {
+			c.closeJoins()
+			return nil, err
+		}
+		c.unshare = newFlags
+	default:
 		c.cloneflags = newFlags
 	}
 	c.fork = (joinPid && hasJoin(c.joins, unix.CLONE_NEWPID)) || c.unshare&unix.CLONE_NEWPID != 0
 	if newFlags&unix.CLONE_NEWUSER != 0 {
-		c.uidMap = idMaps(spec.Linux.UIDMappings)
-		c.gidMap = idMaps(spec.Linux.GIDMappings)
-		if len(c.joins) > 0 {
-			c.closeJoins()
-			return nil, invalid("linux.namespaces: joining namespaces by path together with a new user namespace is not supported")
+		maps := [2][]syscall.SysProcIDMap{idMaps(spec.Linux.UIDMappings), idMaps(spec.Linux.GIDMappings)}
+		if c.cloneflags&unix.CLONE_NEWUSER != 0 {
+			c.uidMap, c.gidMap = maps[0], maps[1]
+		} else {
+			c.userMaps = maps // written by mapUser when nsenter asks
 		}
 	}
 	return c, nil

@@ -17,6 +17,13 @@ func Features() *features.Features {
 	for o := range propagationFlags {
 		opts = append(opts, o)
 	}
+	for o := range recursiveAttrs {
+		opts = append(opts, o)
+	}
+	for o := range idmapOptions {
+		opts = append(opts, o)
+	}
+	opts = append(opts, "tmpcopyup")
 	sort.Strings(opts)
 	var ns []string
 	for t := range nsFlags {
@@ -36,7 +43,7 @@ func Features() *features.Features {
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 		},
 	}
 }

@@ -32,8 +32,11 @@ func IsChild() bool { return os.Getenv(envInit) != "" }
 // telling the parent why.
 func ChildMain() {
 	mode := os.Getenv(envInit)
-	if mode == reapMode {
+	switch mode {
+	case reapMode:
 		reapMain() // never returns
+	case usernsMode:
+		usernsMain() // never returns
 	}
 	fd, err := strconv.Atoi(os.Getenv(envSync))
 	if err != nil {
@@ -73,12 +76,16 @@ func childMain(mode string, conn *syncConn) error {
 	if err != nil {
 		return errors.New("no exec.fifo fd")
 	}
+	if cfg.Spec == nil || cfg.Process == nil {
+		return errors.New("the config has no spec")
+	}
+	cfg.spec = cfg.Spec.spec(cfg.Process)
 	return initMain(&cfg, conn, console, fifo, preserve)
 }
 
 // initMain sets the container up and waits on exec.fifo for Start.
 func initMain(cfg *initConfig, conn *syncConn, console, fifo, preserve int) error {
-	spec := cfg.Spec
+	spec := cfg.spec
 	unix.Umask(0)
 	// Our own cgroup lines, read before a new cgroup namespace hides them,
 	// say which host directories the container's /sys/fs/cgroup shows.
@@ -181,7 +188,7 @@ func initMain(cfg *initConfig, conn *syncConn, console, fifo, preserve int) erro
 }
 
 func initState(cfg *initConfig, st specs.ContainerState) *specs.State {
-	return &specs.State{Version: specs.Version, ID: cfg.ID, Status: st, Pid: os.Getpid(), Bundle: cfg.Bundle, Annotations: cfg.Spec.Annotations}
+	return &specs.State{Version: specs.Version, ID: cfg.ID, Status: st, Pid: os.Getpid(), Bundle: cfg.Bundle, Annotations: cfg.spec.Annotations}
 }
 
 // execMain runs in a process that has joined the container's namespaces.

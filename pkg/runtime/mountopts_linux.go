@@ -27,7 +27,8 @@ var mountFlags = map[string]mountFlag{
 	"remount": {false, unix.MS_REMOUNT}, "ro": {false, unix.MS_RDONLY},
 	"rw": {true, unix.MS_RDONLY}, "silent": {false, unix.MS_SILENT},
 	"strictatime": {false, unix.MS_STRICTATIME}, "suid": {true, unix.MS_NOSUID},
-	"sync": {false, unix.MS_SYNCHRONOUS},
+	"sync":        {false, unix.MS_SYNCHRONOUS},
+	"nosymfollow": {false, unix.MS_NOSYMFOLLOW}, "symfollow": {true, unix.MS_NOSYMFOLLOW},
 }
 
 var propagationFlags = map[string]int{
@@ -57,12 +58,9 @@ func parseMountOptions(opts []string) (flags int, prop []int, data string, rec b
 		switch o {
 		case "tmpcopyup":
 			continue // handled by mountTmpcopyup
-		case "idmap", "ridmap":
-			return 0, nil, "", false, invalid("mount option %q is not supported", o)
-		case "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
-			"rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",
-			"rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow":
-			return 0, nil, "", false, invalid("recursive mount option %q is not supported", o)
+		}
+		if _, ok := recursiveAttrs[o]; ok || idmapOptions[o] {
+			continue // see mountattr_linux.go
 		}
 		datas = append(datas, o)
 	}

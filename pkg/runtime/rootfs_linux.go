@@ -17,7 +17,7 @@ import (
 // it makes the root a mount point and mounts the spec's mounts into it in
 // order, then creates /dev. It returns an O_PATH fd of the new root.
 func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
-	spec := cfg.Spec
+	spec := cfg.spec
 	prop := unix.MS_SLAVE | unix.MS_REC
 	if spec.Linux.RootfsPropagation != "" {
 		p, ok := propagationFlag(spec.Linux.RootfsPropagation)
@@ -122,8 +122,8 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 	}
 	switch {
 	case bind:
-		if err := unix.Mount(fdPath(src), fdPath(dst), "", uintptr(flags&(unix.MS_BIND|unix.MS_REC)), ""); err != nil {
-			return fmt.Errorf("bind mount: %w", err)
+		if err := bindMount(m, src, dst, flags); err != nil {
+			return err
 		}
 		if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
 			if err := remountInRoot(root, m.Destination, flags, cfg.UserNS); err != nil {
@@ -151,6 +151,9 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 		if err != nil {
 			return err
 		}
+	}
+	if err := applyMountAttrs(root, m); err != nil {
+		return err
 	}
 	if len(props) > 0 {
 		fd, err := openInRoot(root, m.Destination, unix.O_PATH, false)

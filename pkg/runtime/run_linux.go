@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -30,19 +31,24 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 		defer signal.Stop(sigs)
 	}
 	var pty *ptyProxy
-	if !detach && opts.ConsoleSocket == "" {
-		if spec, _, err := LoadSpec(opts.Bundle); err == nil && spec.Process.Terminal {
-			// No console socket in the foreground: proxy the pty ourselves, as runc does.
-			o := *opts
-			if pty, err = newPtyProxy(); err != nil {
-				return 0, err
-			}
-			defer pty.close()
-			o.console = pty.theirs
-			opts = &o
+	o := *opts
+	opts = &o
+	if bundle, err := filepath.Abs(opts.Bundle); err == nil {
+		// Loaded once for create too; on an error create reports it.
+		if spec, rootfs, err := LoadSpec(bundle); err == nil {
+			opts.spec, opts.rootfs = spec, rootfs
 		}
 	}
-	s, rec, err := r.create(id, opts)
+	if !detach && opts.ConsoleSocket == "" && opts.spec != nil && opts.spec.Process.Terminal {
+		// No console socket in the foreground: proxy the pty ourselves, as runc does.
+		var err error
+		if pty, err = newPtyProxy(); err != nil {
+			return 0, err
+		}
+		defer pty.close()
+		opts.console = pty.theirs
+	}
+	_, rec, err := r.create(id, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -57,9 +63,6 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 		return 0, err
 	}
 	if detach {
-		if s.cmd != nil {
-			s.cmd.Process.Release()
-		}
 		return 0, nil
 	}
 	code, err := waitForwarding(rec.Pid, sigs)
@@ -212,9 +215,6 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 		}
 	}
 	if opts.Detach {
-		if s.cmd != nil {
-			s.cmd.Process.Release()
-		}
 		return 0, nil
 	}
 	return waitForwarding(s.pid, sigs)

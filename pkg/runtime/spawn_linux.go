@@ -3,7 +3,7 @@ package runtime
 import (
 	"fmt"
 	"os"
-	"os/exec"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,15 +41,45 @@ type child struct {
 	stdio      [3]*os.File
 	preserve   []*os.File
 	fifo       *os.File
+	idmaps     []*os.File                // idmapped mount trees for the init to attach
+	userMaps   [2][]syscall.SysProcIDMap // uid and gid maps mapUser writes for nsenter
 	console    *os.File
 	exe        string // binary to re-execute; "" for this one
 }
 
 // started is a child that runs, with the parent's end of its sync socket.
 type started struct {
-	cmd  *exec.Cmd
 	pid  int
+	ours bool // our own child, not yet reaped
 	conn *syncConn
+}
+
+// wait reaps the child if it is ours and says how it ended.
+func (s *started) wait() error {
+	if !s.ours {
+		return nil
+	}
+	s.ours = false
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(s.pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return nil
+	case ws.Exited():
+		return fmt.Errorf("exit status %d", ws.ExitStatus())
+	case ws.Signaled():
+		return fmt.Errorf("signal: %v", ws.Signal())
+	}
+	return fmt.Errorf("wait status %#x", uint32(ws))
 }
 
 // start re-executes the runtime from a sealed memfd as described by c.
@@ -92,6 +122,13 @@ func (c *child) start() (*started, error) {
 	if c.console != nil {
 		env = append(env, envConsole+"="+strconv.Itoa(add(c.console)))
 	}
+	if len(c.idmaps) > 0 {
+		var fds []string
+		for _, f := range c.idmaps {
+			fds = append(fds, strconv.Itoa(add(f)))
+		}
+		env = append(env, envIDMapTrees+"="+strings.Join(fds, ","))
+	}
 	if len(c.joins) > 0 || c.unshare != 0 || c.fork {
 		var js []string
 		for _, j := range c.joins {
@@ -104,35 +141,55 @@ func (c *child) start() (*started, error) {
 		env = append(env, fmt.Sprintf("%s=%d;%d;%d;%s", envNsenter, 3+len(c.preserve), c.unshare, fork, strings.Join(js, ",")))
 	}
 	exeFD := add(exe)
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
-		Args:       []string{"berth-runtime", c.mode},
-		Env:        env,
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:                 c.cloneflags,
-			UidMappings:                c.uidMap,
-			GidMappings:                c.gidMap,
-			GidMappingsEnableSetgroups: true,
-			Setsid:                     true,
-		},
+	sys := &syscall.SysProcAttr{
+		Cloneflags:                 c.cloneflags,
+		UidMappings:                c.uidMap,
+		GidMappings:                c.gidMap,
+		GidMappingsEnableSetgroups: true,
+		Setsid:                     true,
 	}
-	// The memfd must sit at exeFD in the child; exec.Cmd resolves Path in
-	// the child after it has arranged ExtraFiles, so the number holds.
 	if c.cloneflags&unix.CLONE_NEWUSER != 0 {
 		// The child keeps our (unmapped) ids until it switches to the
 		// namespace's root; only then does execve give it capabilities there.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdio[0], c.stdio[1], c.stdio[2]
-	if err := cmd.Start(); err != nil {
+	files := make([]uintptr, 0, 3+len(extra))
+	var devNull *os.File
+	for _, f := range append(c.stdio[:], extra...) {
+		if f == nil {
+			if devNull == nil {
+				if devNull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+					parent.Close()
+					return nil, err
+				}
+				defer devNull.Close()
+			}
+			f = devNull
+		}
+		files = append(files, f.Fd())
+	}
+	// syscall.ForkExec, not os/exec: os.StartProcess first forks a probe
+	// child to learn whether pidfds work, a whole process per runtime
+	// call. The exe fd sits at exeFD in the child: the path is resolved
+	// there, after the files have been arranged.
+	pid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", c.mode},
+		&syscall.ProcAttr{Env: env, Files: files, Sys: sys})
+	goruntime.KeepAlive(c.stdio)
+	goruntime.KeepAlive(extra)
+	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("starting the runtime's child: %w", err)
 	}
-	s := &started{cmd: cmd, pid: cmd.Process.Pid, conn: newSyncConn(parent)}
+	s := &started{pid: pid, ours: true, conn: newSyncConn(parent)}
+	if c.unshare&unix.CLONE_NEWUSER != 0 {
+		if err := s.mapUser(c); err != nil {
+			s.kill()
+			return nil, err
+		}
+	}
 	if c.fork {
 		m, err := s.conn.expect(msgPid)
-		werr := cmd.Wait()
+		werr := s.wait()
 		if err != nil {
 			parent.Close()
 			return nil, err
@@ -143,7 +200,7 @@ func (c *child) start() (*started, error) {
 			return nil, fmt.Errorf("nsenter: %w", werr)
 		}
 		s.pid = m.Pid
-		s.cmd = nil
+		s.ours = false // a grandchild
 	}
 	return s, nil
 }
@@ -151,8 +208,6 @@ func (c *child) start() (*started, error) {
 // kill ends a child that failed half way and reaps it if it is ours.
 func (s *started) kill() {
 	unix.Kill(s.pid, unix.SIGKILL)
-	if s.cmd != nil {
-		s.cmd.Wait()
-	}
+	s.wait()
 	s.conn.f.Close()
 }

@@ -38,6 +38,12 @@ type record struct {
 	Config *specs.Spec `json:"config"`
 }
 
+// recordJSON is record as stored: its Config is a specJSON (see there).
+type recordJSON struct {
+	record
+	Config *specJSON `json:"config"`
+}
+
 // load reads the record of container id.
 func (r *Runtime) load(id string) (*record, error) {
 	if err := validateID(id); err != nil {
@@ -57,9 +63,14 @@ func (r *Runtime) load(id string) (*record, error) {
 		// never made, and delete removes the directory.
 		return nil, fmt.Errorf("container %q does not exist (its state is empty): %w", id, errdefs.ErrNotFound)
 	}
-	var rec record
-	if err := json.Unmarshal(b, &rec); err != nil {
+	var w recordJSON
+	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
+	}
+	rec := w.record
+	rec.Config = nil
+	if w.Config != nil {
+		rec.Config = &w.Config.Spec
 	}
 	return &rec, nil
 }
@@ -67,7 +78,11 @@ func (r *Runtime) load(id string) (*record, error) {
 // save writes the record atomically: temp file, rename. durable also
 // flushes it to disk before the rename, so that it survives a power cut.
 func (r *Runtime) save(rec *record, durable bool) error {
-	b, err := json.Marshal(rec)
+	w := recordJSON{record: *rec}
+	if rec.Config != nil {
+		w.Config = &specJSON{Spec: *rec.Config}
+	}
+	b, err := json.Marshal(&w)
 	if err != nil {
 		return err
 	}

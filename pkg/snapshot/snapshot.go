@@ -212,7 +212,7 @@ func (s *Store) Apply(ctx context.Context, parent, diffID digest.Digest, r io.Re
 			return ChainID(parent, diffID), diffID, nil
 		}
 	}
-	u, err := s.Unpack(ctx, diffID, r)
+	u, err := s.Unpack(ctx, diffID, r, UnpackOptions{})
 	if err != nil {
 		return "", "", err
 	}
@@ -237,9 +237,15 @@ type Unpacked struct {
 	prepared *Info
 }
 
+// UnpackOptions tune Unpack.
+type UnpackOptions struct {
+	// Flusher, when set, is told how many bytes the unpack writes.
+	Flusher *content.Flusher
+}
+
 // Unpack unpacks the uncompressed layer tar r (whose digest must be diffID
 // unless diffID is "") into the work area.
-func (s *Store) Unpack(ctx context.Context, diffID digest.Digest, r io.Reader) (*Unpacked, error) {
+func (s *Store) Unpack(ctx context.Context, diffID digest.Digest, r io.Reader, opts UnpackOptions) (*Unpacked, error) {
 	alg := digest.SHA256
 	if diffID != "" {
 		if err := content.Validate(diffID); err != nil {
@@ -258,7 +264,11 @@ func (s *Store) Unpack(ctx context.Context, diffID digest.Digest, r io.Reader) (
 		return nil, err
 	}
 	h := alg.Hash()
-	n, err := layer.Apply(ctx, fsDir, io.TeeReader(r, h), layer.ApplyOptions{MaxSize: s.MaxLayerSize})
+	aopts := layer.ApplyOptions{MaxSize: s.MaxLayerSize}
+	if opts.Flusher != nil {
+		aopts.Wrote = opts.Flusher.Wrote
+	}
+	n, err := layer.Apply(ctx, fsDir, io.TeeReader(r, h), aopts)
 	if err != nil {
 		u.Close()
 		return nil, fmt.Errorf("unpacking layer: %w", err)

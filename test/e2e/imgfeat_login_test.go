@@ -237,4 +237,10 @@ esac
 		t.Error("logout left the credentials in the helper")
 	}
 	e.fails("access denied", "--root", t.TempDir(), "pull", ref)
+	// podman's --creds: for one pull, nothing stored.
+	e.fails("access denied", "--root", t.TempDir(), "pull", "--creds", "ci:nope", ref)
+	e.ok("--root", t.TempDir(), "pull", "-q", "--creds", "ci:pw", ref)
+	if _, err := os.Stat(filepath.Join(store, "creds")); err == nil {
+		t.Error("pull --creds stored the credentials")
+	}
 }

@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +47,19 @@ func TestImgfeatCertsD(t *testing.T) {
 	// Without the CA, an insecure registry is reached without verification.
 	os.RemoveAll(dir)
 	e.fails("certificate", "--root", t.TempDir(), "pull", ref)
+	// podman's flags: --cert-dir names the files' directory itself,
+	// --tls-verify=false makes the registry insecure for one command.
+	flat := t.TempDir()
+	os.WriteFile(filepath.Join(flat, "ca.crt"), ca.Cert, 0o644)
+	e.ok("--root", t.TempDir(), "pull", "--cert-dir", flat, ref)
+	e.ok("--root", t.TempDir(), "pull", "--tls-verify=false", ref)
+	e.fails("not a directory", "--root", t.TempDir(), "pull", "--cert-dir", filepath.Join(flat, "ca.crt"), ref)
+	if _, errOut, code := e.run("pw", "login", "-u", "ci", "--password-stdin", reg.Addr); code == 0 || !strings.Contains(errOut, "certificate") {
+		t.Errorf("login to an untrusted registry: exit %d, %q", code, errOut)
+	}
+	if out, errOut, code := e.run("pw", "login", "--cert-dir", flat, "-u", "ci", "--password-stdin", reg.Addr); code != 0 || !strings.Contains(out, "Login Succeeded") {
+		t.Errorf("login --cert-dir: exit %d, %q %q", code, out, errOut)
+	}
 	e.setConfig(`{"insecure-registries": ["` + reg.Addr + `"]}`)
 	e.ok("--root", t.TempDir(), "pull", ref)
 
@@ -107,4 +126,48 @@ func TestImgfeatMirrors(t *testing.T) {
 
 	e.setConfig(`{"registry-mirrors": ["http://` + mirror.Addr + `/v2/"]}`)
 	e.fails("registry mirror", "--root", root, "pull", name+":v1")
+}
+
+// mtlsFront serves a TLS endpoint on loopback that wants a client
+// certificate from clientCA and passes requests on to backend (a plain
+// HTTP registry). berth registry serve has no client-certificate option.
+func mtlsFront(t *testing.T, ca, clientCA *testutil.CA, backend string) string {
+	_, _, pair := ca.Issue(t, t.TempDir(), "front", false)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clientCA.Pool(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse("http://" + backend)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
+	srv := &http.Server{Handler: proxy, ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+func TestImgfeatClientCertificate(t *testing.T) {
+	testutil.RequireRoot(t)
+	e := newImgfeatEnv(t)
+	ca, clientCA := testutil.NewCA(t), testutil.NewCA(t)
+	reg := testutil.StartRegistry(t, "")
+	front := mtlsFront(t, ca, clientCA, reg.Addr)
+	name := imgfeatUniq("mtls") + ":v1"
+	imgfeatSeed(e, reg.Addr+"/"+name)
+
+	dir := filepath.Join(e.CertsD, front)
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "ca.crt"), ca.Cert, 0o644)
+	// The CA alone: the server wants a client certificate.
+	if _, errOut, code := e.run("", "--root", t.TempDir(), "pull", front+"/"+name); code == 0 {
+		t.Fatalf("pull without a client certificate succeeded: %s", errOut)
+	}
+	clientCA.Issue(t, dir, "client", true)
+	if out := e.ok("--root", t.TempDir(), "pull", front+"/"+name); !strings.Contains(out, "Downloaded newer image for "+front+"/"+name) {
+		t.Errorf("pull with client.cert/client.key = %q", out)
+	}
 }

@@ -11,8 +11,16 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -O2
+#include <malloc.h>
 extern void berth_nsenter(void);
-void __attribute__((constructor)) berth_nsenter_init(void) { berth_nsenter(); }
+void __attribute__((constructor)) berth_nsenter_init(void) {
+	// One malloc arena: with cgo every Go thread is a pthread, and the
+	// first malloc on each new thread (cgo's thread start does one) would
+	// map and trim a fresh 64 MiB arena, page-table work that is costly in
+	// a VM. The Go code never uses malloc itself.
+	mallopt(M_ARENA_MAX, 1);
+	berth_nsenter();
+}
 */
 import "C"
 
