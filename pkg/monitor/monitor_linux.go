@@ -312,6 +312,11 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		rt.Kill(ctx, c.ID, syscall.SIGKILL, true)
 		return fail(err)
 	}
+	if first && wantsWatchdog(c) {
+		// Before the first report: once the starter hears of the start,
+		// this monitor may be killed at any moment.
+		m.watchdog()
+	}
 	if first && m.opts.WaitAttach {
 		// The starter attaches only after this report; a failing start
 		// still reaches it as an exit frame.
@@ -327,9 +332,6 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		return fail(err)
 	}
 	report(nil)
-	if first && wantsWatchdog(c) {
-		go m.watchdog()
-	}
 	eng.EmitContainer(c, "start", nil)
 	hctx, stopHealth := context.WithCancel(ctx)
 	if c.Config.Healthcheck != nil {
@@ -668,18 +670,26 @@ func wantsWatchdog(c *engine.Container) bool {
 	return false
 }
 
-// watchdog keeps a watchdog process (engine.StartWatchdog) alive for as
-// long as this monitor lives: one that is killed is started again.
+// watchdog starts a watchdog process (engine.StartWatchdog) and keeps one
+// alive for as long as this monitor lives: one that is killed is started
+// again.
 func (m *monitor) watchdog() {
-	for delay := time.Second; ; delay = min(delay*2, time.Minute) {
-		done, err := m.eng.StartWatchdog(m.id)
-		if err != nil {
-			slog.Error("starting the watchdog", "id", m.id, "err", err)
-		} else {
-			<-done
-		}
-		time.Sleep(delay)
+	done, err := m.eng.StartWatchdog(m.id)
+	if err != nil {
+		slog.Error("starting the watchdog", "id", m.id, "err", err)
 	}
+	go func() {
+		for delay := time.Second; ; delay = min(delay*2, time.Minute) {
+			if done != nil {
+				<-done
+			}
+			time.Sleep(delay)
+			if done, err = m.eng.StartWatchdog(m.id); err != nil {
+				slog.Error("starting the watchdog", "id", m.id, "err", err)
+				done = nil
+			}
+		}
+	}()
 }
 
 // Inherit fills mo with what the starter passed this monitor and returns
