@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth/berth/pkg/layer"
 )
 
 // NewCmdCp copies files between a container and the host.
@@ -29,7 +31,13 @@ func NewCmdCp(opts *Options) *cobra.Command {
 			dc, dp, dok := split(args[1])
 			switch {
 			case args[0] == "-" && dok:
-				return eng.CopyToFromTar(cmd.Context(), dc, dp, cmd.InOrStdin())
+				// As docker, a gzip or zstd stream is taken too.
+				plain, _, err := layer.Decompress(cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				defer plain.Close()
+				return eng.CopyToFromTar(cmd.Context(), dc, dp, plain)
 			case sok && args[1] == "-":
 				return eng.CopyFromTar(cmd.Context(), sc, sp, cmd.OutOrStdout())
 			case args[0] == "-" || args[1] == "-":

@@ -48,7 +48,7 @@ func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
-	fs.StringVar(&f.network, "network", "", "connect a container to a network (none, host, bridge or a network name)")
+	fs.StringVar(&f.network, "network", "", "connect a container to a network (none, host, bridge, a network name or container:NAME|ID)")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "add network-scoped alias for the container")
 	addNetFlags(fs, &f.net)
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host name")

@@ -2,11 +2,16 @@ package cgroups
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/pkg/errdefs"
 )
 
 func (m *manager) setDevices(r *specs.LinuxResources) error {
@@ -42,17 +47,53 @@ func (m *manager) setDevices(r *specs.LinuxResources) error {
 		}
 	}
 	// Otherwise v1 applies the rules in order, as the spec does: usually
-	// a "deny all" first, then the allowed devices.
+	// a "deny all" first, then the allowed devices. Each write is one
+	// rule, so devices.allow and devices.deny are opened once each.
+	w := &ruleWriter{dir: dir}
+	defer w.close()
 	for i, d := range r.Devices {
 		file := "devices.deny"
 		if d.Allow {
 			file = "devices.allow"
 		}
-		if err := setFile(fmt.Sprintf("%sdevices[%d]", res, i), dir, file, v1DeviceRule(d)); err != nil {
+		if err := w.write(fmt.Sprintf("%sdevices[%d]", res, i), file, v1DeviceRule(d)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ruleWriter writes v1 device rules, keeping each control file open.
+type ruleWriter struct {
+	dir         string
+	allow, deny *os.File
+}
+
+func (w *ruleWriter) write(fld, file, rule string) error {
+	fp := &w.deny
+	if file == "devices.allow" {
+		fp = &w.allow
+	}
+	if *fp == nil {
+		f, err := os.OpenFile(filepath.Join(w.dir, file), os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return setFile(fld, w.dir, file, rule) // reports the error as a single write would
+		}
+		*fp = f
+	}
+	if _, err := (*fp).WriteString(rule); err != nil {
+		return &FieldError{Field: fld, Kind: errdefs.ErrInvalidArgument,
+			Msg: fmt.Sprintf("writing %q to %s", rule, filepath.Join(w.dir, file)), Err: unwrapPath(err)}
+	}
+	return nil
+}
+
+func (w *ruleWriter) close() {
+	for _, f := range []*os.File{w.allow, w.deny} {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 // v1DeviceRule spells a rule for devices.allow/deny: "c 1:3 rwm", or "a"

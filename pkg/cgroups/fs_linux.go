@@ -17,16 +17,25 @@ import (
 
 // writeFile writes value to an existing cgroup control file. Control files
 // are never created: a missing one means the host lacks the feature.
+// (Plain system calls, not an *os.File: control files cannot be polled,
+// and os would try to register each with its poller first.)
 func writeFile(dir, file, value string) error {
-	f, err := os.OpenFile(filepath.Join(dir, file), os.O_WRONLY|os.O_TRUNC|unix.O_CLOEXEC, 0)
+	path := filepath.Join(dir, file)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	_, err = f.WriteString(value)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	for {
+		_, err = unix.Write(fd, []byte(value))
+		if err != unix.EINTR {
+			break
+		}
 	}
-	return err
+	unix.Close(fd)
+	if err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
 }
 
 // setFile writes value to dir/file for spec field fld and turns the
@@ -58,9 +67,26 @@ func unwrapPath(err error) error {
 
 // readString returns the trimmed content of dir/file.
 func readString(dir, file string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, file))
+	path := filepath.Join(dir, file)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var b []byte
+	buf := make([]byte, 512)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		b = append(b, buf[:n]...)
 	}
 	return string(bytes.TrimSpace(b)), nil
 }

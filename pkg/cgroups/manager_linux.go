@@ -28,6 +28,9 @@ type manager struct {
 	lay *layout
 	// entries holds the v1 hierarchies first, then the v2 tree.
 	entries []entry
+	// made is set once create has made (or found) every directory, so
+	// that Set then Apply do not walk the hierarchies twice.
+	made bool
 }
 
 var _ Manager = (*manager)(nil)
@@ -151,10 +154,15 @@ func (m *manager) Exists() bool {
 // create makes the cgroup directory in every hierarchy and returns the
 // directories it made, parents first.
 func (m *manager) create() (created []string, err error) {
+	if m.made {
+		return nil, nil
+	}
 	defer func() {
 		if err != nil {
 			removeDirs(created)
 			created = nil
+		} else {
+			m.made = true
 		}
 	}()
 	for _, e := range m.entries {
@@ -304,6 +312,7 @@ const destroyWait = 5 * time.Second
 
 // Destroy implements Manager.
 func (m *manager) Destroy() error {
+	m.made = false
 	deadline := time.Now().Add(destroyWait)
 	var errs []error
 	done := map[string]bool{}
@@ -323,6 +332,10 @@ func (m *manager) Destroy() error {
 // rmdir fails with EBUSY while processes are still leaving, so it retries
 // until deadline.
 func removeTree(dir string, deadline time.Time) error {
+	// Usually there is nothing below it and nothing left in it: one rmdir.
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
 	var dirs []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

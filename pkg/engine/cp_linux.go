@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/errdefs"
-	"github.com/berth/berth/pkg/layer"
+	"github.com/berth/berth/pkg/tarpath"
 )
 
 // containerRoot opens the container's filesystem as the container sees it:
@@ -291,7 +291,8 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 // CopyToFromTar extracts the tar stream r into the directory dst inside
-// the container, as `docker cp - CONTAINER:DST`. The stream is hostile
+// the container, as `docker cp - CONTAINER:DST` (r is a plain tar: callers decompress; the
+// CLI takes gzip and zstd too, as docker does). The stream is hostile
 // input: every path is resolved inside dst with os.Root, so no entry name,
 // symlink or hard link reaches outside it ("..", absolute links and links
 // that escape fail the copy).
@@ -335,7 +336,7 @@ func (e *Engine) CopyToFromTar(ctx context.Context, ref, dst string, r io.Reader
 // extractEntry writes one tar entry into root, replacing what is there
 // unless both are directories.
 func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
-	name, err := layer.CleanName(hdr.Name)
+	name, err := tarpath.Clean(hdr.Name)
 	if err != nil {
 		return err
 	}
@@ -373,7 +374,7 @@ func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
 	case tar.TypeSymlink:
 		return root.Symlink(hdr.Linkname, name)
 	case tar.TypeLink:
-		target, err := layer.CleanName(hdr.Linkname)
+		target, err := tarpath.Clean(hdr.Linkname)
 		if err != nil {
 			return err
 		}

@@ -196,7 +196,8 @@ func (f EventFilter) Match(ev *Event) bool {
 	return oneOf("type", func(v string) bool { return ev.Type == v }) &&
 		oneOf("scope", func(v string) bool { return ev.Scope == v }) &&
 		oneOf("event", func(v string) bool {
-			// "health_status" matches "health_status: healthy".
+			// "health_status" matches "health_status: healthy" (and
+			// exec_create, exec_start their commands).
 			action, _, _ := strings.Cut(ev.Action, ":")
 			return ev.Action == v || action == v
 		}) &&
@@ -421,5 +422,23 @@ func (e *Engine) emitKill(c *Container, sig syscall.Signal) {
 func (e *Engine) emitByRef(ctx context.Context, ref, action string) {
 	if c, err := e.Load(ctx, ref); err == nil {
 		e.EmitContainer(c, action, nil)
+	}
+}
+
+// emitExecStart records docker's exec_create and exec_start events and
+// returns the exec's ID.
+func (e *Engine) emitExecStart(c *Container, cmd []string) string {
+	id := newID()
+	line := strings.Join(cmd, " ")
+	e.EmitContainer(c, "exec_create: "+line, map[string]string{"execID": id})
+	e.EmitContainer(c, "exec_start: "+line, map[string]string{"execID": id})
+	return id
+}
+
+// emitExecDie records the end of an attached exec with its exit code (a
+// detached one is not waited for).
+func (e *Engine) emitExecDie(c *Container, execID string, code int, detached bool) {
+	if !detached {
+		e.EmitContainer(c, "exec_die", map[string]string{"execID": execID, "exitCode": strconv.Itoa(code)})
 	}
 }

@@ -42,6 +42,9 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions, stdin, 
 	if !c.State.Running {
 		return -1, fmt.Errorf("container %s is not running: %w", c.ID, errdefs.ErrConflict)
 	}
+	if c.State.Paused {
+		return -1, fmt.Errorf("container %s is paused, unpause the container before exec: %w", c.ID, errdefs.ErrConflict)
+	}
 	if len(opts.Cmd) == 0 {
 		return -1, fmt.Errorf("no command specified: %w", errdefs.ErrInvalidArgument)
 	}
@@ -74,9 +77,11 @@ func (e *Engine) Exec(ctx context.Context, ref string, opts ExecOptions, stdin, 
 		defer null.Close()
 		eio.Stdin, eio.Stdout, eio.Stderr = null, null, null
 	}
+	execID := e.emitExecStart(c, opts.Cmd)
 	code, err := e.RuntimeFor(c).Exec(ctx, c.ID, &p, eio)
 	if err != nil {
 		return -1, err
 	}
+	e.emitExecDie(c, execID, code, opts.Detach)
 	return code, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/berth/berth/pkg/errdefs"
 	"github.com/berth/berth/pkg/layer"
 	"github.com/berth/berth/pkg/snapshot"
+	"github.com/berth/berth/pkg/tarpath"
 )
 
 // LoadResult is one image Load brought in.
@@ -93,7 +94,7 @@ func (a *archive) read(ctx context.Context, cs *content.Store, r io.Reader) erro
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
 			continue // directories, and links we never follow
 		}
-		name, err := layer.CleanName(hdr.Name)
+		name, err := tarpath.Clean(hdr.Name)
 		if err != nil {
 			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 		}
@@ -210,7 +211,7 @@ func (s *Store) loadDocker(ctx context.Context, a *archive, opts RemoteOptions) 
 	var res []LoadResult
 	for _, e := range entries {
 		file := func(p string) (digest.Digest, error) {
-			name, err := layer.CleanName(p)
+			name, err := tarpath.Clean(p)
 			if err != nil {
 				return "", err
 			}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/tarpath"
 )
 
 // ApplyOptions tune Apply.
@@ -138,27 +139,8 @@ func (w fileWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// CleanName turns a tar entry name into a slash-separated path relative to
-// the layer root ("." for the root itself). Leading slashes and "./" are
-// dropped; a ".." component is an error.
-func CleanName(name string) (string, error) {
-	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("NUL in name: %w", errdefs.ErrInvalidArgument)
-	}
-	for _, c := range strings.Split(name, "/") {
-		if c == ".." {
-			return "", fmt.Errorf("name escapes the layer with \"..\": %w", errdefs.ErrInvalidArgument)
-		}
-	}
-	p := path.Clean("/" + name)
-	if p == "/" {
-		return ".", nil
-	}
-	return p[1:], nil
-}
-
 func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
-	name, err := CleanName(hdr.Name)
+	name, err := tarpath.Clean(hdr.Name)
 	if err != nil {
 		return err
 	}
@@ -198,7 +180,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 			return unix.UtimesNanoAt(fd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
 		})
 	case tar.TypeLink:
-		target, err := CleanName(hdr.Linkname)
+		target, err := tarpath.Clean(hdr.Linkname)
 		if err != nil {
 			return err
 		}

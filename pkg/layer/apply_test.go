@@ -253,24 +253,6 @@ func TestApplyTruncated(t *testing.T) {
 	}
 }
 
-func TestCleanName(t *testing.T) {
-	for in, want := range map[string]string{
-		"a/b": "a/b", "./a/b/": "a/b", "/a//b": "a/b", ".": ".", "./": ".", "/": ".", "a/./b": "a/b",
-		"..": "", "a/../b": "", "../x": "", "a/..": "",
-	} {
-		got, err := CleanName(in)
-		if want == "" {
-			if err == nil {
-				t.Errorf("CleanName(%q) = %q, want error", in, got)
-			}
-			continue
-		}
-		if err != nil || got != want {
-			t.Errorf("CleanName(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}
-
 func TestDecompressFormats(t *testing.T) {
 	plain := mkTar(t, entry{name: "hello", typ: tar.TypeReg, body: "world"})
 	var gz, zs bytes.Buffer

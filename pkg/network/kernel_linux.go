@@ -203,14 +203,17 @@ func (k *kernel) attach(n *Network, br bridge, ep *endpoint) error {
 	}
 	mac, _ := net.ParseMAC(ep.MAC)
 	err = addVeth(ep.HostVeth, ep.Interface, br.Index, br.MTU, mac, ns)
-	if errors.Is(err, unix.EEXIST) {
-		// A host end left by a crashed attempt has our deterministic
-		// name; otherwise the container has a device of that name.
-		old, lerr := netlink.LinkByName(ep.HostVeth)
-		if lerr != nil {
+	for tries := 0; errors.Is(err, unix.EEXIST) && tries < 5; tries++ {
+		// Either the container has a device of that name, or a host end
+		// of ours (deterministic name) is left: by a crashed attempt, or
+		// by the same container's last run, whose namespace the kernel
+		// may be tearing down right now.
+		if _, lerr := nh.LinkByName(ep.Interface); lerr == nil {
 			return fmt.Errorf("the container already has a device named %s: %w", ep.Interface, errdefs.ErrConflict)
 		}
-		netlink.LinkDel(old)
+		if old, lerr := netlink.LinkByName(ep.HostVeth); lerr == nil {
+			netlink.LinkDel(old)
+		}
 		err = addVeth(ep.HostVeth, ep.Interface, br.Index, br.MTU, mac, ns)
 	}
 	if err != nil {
@@ -341,6 +344,30 @@ func (k *kernel) detach(n *Network, ep *endpoint, keepLink bool) error {
 		}
 	} else if !isLinkNotFound(err) {
 		errs = append(errs, fmt.Errorf("looking up %s: %w", ep.HostVeth, err))
+	}
+	return errors.Join(errs...)
+}
+
+// deleteStrayVeths deletes the berth veth ends (vb...) on n's bridge that
+// keep does not name. A missing bridge has none.
+func (k *kernel) deleteStrayVeths(n *Network, keep map[string]bool) error {
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return nil
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("listing devices: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		a := l.Attrs()
+		if a.MasterIndex != br.Attrs().Index || l.Type() != "veth" || !strings.HasPrefix(a.Name, "vb") || keep[a.Name] {
+			continue
+		}
+		if err := netlink.LinkDel(l); err != nil && !isLinkNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting stray %s: %w", a.Name, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -680,6 +680,15 @@ func (m *Manager) repairNetwork(n *Network) error {
 	if _, err := m.dropStale(n, eps); err != nil {
 		return fmt.Errorf("repairing network %s: %w", n.Name, err)
 	}
+	// Host ends no endpoint owns: released (Release) while something
+	// else kept their namespace alive.
+	keep := map[string]bool{}
+	for _, ep := range eps {
+		keep[ep.HostVeth] = true
+	}
+	if err := m.k.deleteStrayVeths(n, keep); err != nil {
+		return fmt.Errorf("repairing network %s: %w", n.Name, err)
+	}
 	if len(eps) > 0 {
 		if _, err := m.setUp(n); err != nil {
 			return fmt.Errorf("repairing network %s: %w", n.Name, err)

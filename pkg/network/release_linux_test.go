@@ -56,6 +56,70 @@ func TestReleaseLeavesVethToNamespace(t *testing.T) {
 	})
 }
 
+// A namespace something else keeps alive keeps a released container's
+// veth; Repair deletes it.
+func TestRepairDeletesStrayVeths(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	n, err := m.Create(ctx, "net-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, gone := newContainer(t, false), newContainer(t, false)
+	a, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: gone.id, NetNSPath: gone.netnsPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: kept.id, NetNSPath: kept.netnsPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Detach(ctx, n.Name, kept.id) })
+	if err := m.Release(ctx, n.Name, gone.id); err != nil {
+		t.Fatal(err)
+	}
+	if !linkExists(a.HostVeth) {
+		t.Fatal("released veth already gone while its namespace lives")
+	}
+	if err := m.Repair(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if linkExists(a.HostVeth) {
+		t.Errorf("stray veth %s survived repair", a.HostVeth)
+	}
+	if !linkExists(b.HostVeth) {
+		t.Errorf("repair deleted %s, which an endpoint owns", b.HostVeth)
+	}
+}
+
+// A container restarted at once (its old namespace still being torn down,
+// its old veth maybe still there under the same name) attaches again.
+func TestReattachRightAfterRelease(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	n, err := m.Create(ctx, "net-"+randSuffix(), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "c" + randSuffix() + randSuffix()
+	for i := 0; i < 5; i++ {
+		ns := "berth-nt-" + randSuffix()
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v: %s", err, out)
+		}
+		if _, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: id, NetNSPath: "/run/netns/" + ns}); err != nil {
+			exec.Command("ip", "netns", "del", ns).Run()
+			t.Fatalf("attach %d: %v", i, err)
+		}
+		if err := m.Release(ctx, n.Name, id); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns del: %v: %s", err, out)
+		}
+	}
+}
+
 func TestStaticAddress(t *testing.T) {
 	m := newManager(t)
 	ctx := context.Background()

@@ -109,6 +109,11 @@ func initMain(cfg *initConfig, conn *syncConn, console, fifo, preserve int) erro
 			return fmt.Errorf("hostname: %w", err)
 		}
 	}
+	if newNetNS(spec) {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if spec.Domainname != "" {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 			return fmt.Errorf("domainname: %w", err)

@@ -3,10 +3,10 @@ package runtime
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,13 +19,17 @@ import (
 // the rest of a pid namespace only when that namespace's pid 1 dies. Its
 // processes are found through its cgroup instead, by a small reaper
 // process that waits for the init to exit and then kills the cgroup, and by
-// kill and delete.
+// kill and delete. The reaper is the runtime binary re-executed: its
+// nsenter constructor (pkg/runtime/nsenter/reap.c) does the work in C and
+// exits before the Go runtime starts; a binary without cgo runs reapMain.
 
 // Environment of the reaper (the runtime re-executed with envInit=reapMode).
 const (
 	reapMode      = "reap"
 	envReapCgroup = "_BERTH_REAP_CGROUP" // the container's cgroupsPath
 	envReapIno    = "_BERTH_REAP_INO"    // dev:ino of a directory of that cgroup, so a recreated one is left alone
+	envReapDirs   = "_BERTH_REAP_DIRS"   // C reaper: the cgroup's directories, one per line
+	envReapID     = "_BERTH_REAP_ID"     // C reaper: dev:ino of the first of them
 )
 
 // killWait bounds how long killing a cgroup waits for it to empty.
@@ -69,18 +73,23 @@ func killCgroup(cg cgroup, timeout time.Duration) error {
 	}
 }
 
-// cgroupIdentity is dev:ino of the first existing directory of cg.
-func cgroupIdentity(cg cgroup) string {
+// cgroupDirs lists the directories of cg in every hierarchy, sorted.
+func cgroupDirs(cg cgroup) []string {
 	p, ok := cg.(interface{ Paths() map[string]string })
 	if !ok {
-		return ""
+		return nil
 	}
 	var dirs []string
 	for _, d := range p.Paths() {
 		dirs = append(dirs, d)
 	}
 	sort.Strings(dirs)
-	for _, d := range dirs {
+	return dirs
+}
+
+// cgroupIdentity is dev:ino of the first existing directory of cg.
+func cgroupIdentity(cg cgroup) string {
+	for _, d := range cgroupDirs(cg) {
 		var st unix.Stat_t
 		if unix.Stat(d, &st) == nil {
 			return d + ":" + strconv.FormatUint(st.Dev, 10) + ":" + strconv.FormatUint(st.Ino, 10)
@@ -105,22 +114,48 @@ func (r *Runtime) startReaper(pid int, cgPath string, cg cgroup) error {
 		return err
 	}
 	defer exe.Close()
-	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/4", // ExtraFiles[1] below
-		Args: []string{"berth-runtime", reapMode},
+	dirs := cgroupDirs(cg)
+	dirID := ""
+	if len(dirs) > 0 {
+		var st unix.Stat_t
+		if err := unix.Stat(dirs[0], &st); err != nil {
+			return fmt.Errorf("watching cgroup %s: %w", dirs[0], err)
+		}
+		dirID = strconv.FormatUint(st.Dev, 10) + ":" + strconv.FormatUint(st.Ino, 10)
+	}
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devNull.Close()
+	// syscall.ForkExec rather than os/exec, whose pidfd probe costs a fork.
+	reaper, err := syscall.ForkExec("/proc/self/fd/4", []string{"berth-runtime", reapMode}, &syscall.ProcAttr{
+		Dir: "/",
 		Env: []string{
 			envInit + "=" + reapMode,
 			envReapCgroup + "=" + cgPath,
 			envReapIno + "=" + cgroupIdentity(cg),
+			// For the C reaper of the nsenter constructor, which exits
+			// before the Go runtime starts (a fraction of its memory).
+			envReapDirs + "=" + strings.Join(dirs, "\n"),
+			envReapID + "=" + dirID,
 		},
-		Dir:         "/",
-		ExtraFiles:  []*os.File{pidfd, exe},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	if err := cmd.Start(); err != nil {
+		Files: []uintptr{devNull.Fd(), devNull.Fd(), devNull.Fd(), pidfd.Fd(), exe.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
 		return fmt.Errorf("starting the container's reaper: %w", err)
 	}
-	go cmd.Wait()
+	// A long-lived library caller reaps it; a command exits first and
+	// leaves it to init or the caller's subreaper.
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(reaper, &ws, 0, nil); err != unix.EINTR {
+				return
+			}
+		}
+	}()
 	return nil
 }
 

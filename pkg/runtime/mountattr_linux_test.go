@@ -155,7 +155,7 @@ func TestIDMapMountRefused(t *testing.T) {
 
 func TestFeaturesAdvertiseMountExtensions(t *testing.T) {
 	f := runtime.Features()
-	for _, o := range []string{"rro", "rnosuid", "rnodev", "rnoexec", "rrelatime", "rnoatime", "rnosymfollow", "idmap", "ridmap", "nosymfollow", "tmpcopyup"} {
+	for _, o := range []string{"rro", "rnosuid", "rnodev", "rnoexec", "rrelatime", "rnoatime", "rnosymfollow", "idmap", "ridmap", "nosymfollow", "tmpcopyup", "acl", "noacl"} {
 		found := false
 		for _, m := range f.MountOptions {
 			found = found || m == o

@@ -29,6 +29,7 @@ var mountFlags = map[string]mountFlag{
 	"strictatime": {false, unix.MS_STRICTATIME}, "suid": {true, unix.MS_NOSUID},
 	"sync":        {false, unix.MS_SYNCHRONOUS},
 	"nosymfollow": {false, unix.MS_NOSYMFOLLOW}, "symfollow": {true, unix.MS_NOSYMFOLLOW},
+	"acl": {false, unix.MS_POSIXACL}, "noacl": {true, unix.MS_POSIXACL},
 }
 
 var propagationFlags = map[string]int{

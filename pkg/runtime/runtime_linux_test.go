@@ -111,6 +111,7 @@ func TestRunExitCodeAndIsolation(t *testing.T) {
 			s.Linux.Namespaces = s.Linux.Namespaces[1:]
 		}, 128 + 9, nil},
 		{"pid 1 and hostname", []string{"sh", "-c", "echo pid=$$; hostname"}, func(s *specs.Spec) { s.Hostname = "boxy" }, 0, []string{"pid=1", "boxy"}},
+		{"loopback up in a new network namespace", []string{"cat", "/sys/class/net/lo/flags"}, nil, 0, []string{"0x9"}},
 		{"root is the rootfs", []string{"cat", "/etc/group"}, nil, 0, []string{"root:x:0:"}},
 		{"env and cwd", []string{"sh", "-c", "echo $FOO; pwd"}, func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "FOO=bar"); s.Process.Cwd = "/tmp" }, 0, []string{"bar", "/tmp"}},
 		{"user and groups", []string{"id"}, func(s *specs.Spec) {

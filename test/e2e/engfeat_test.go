@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,11 +64,12 @@ func TestEngfeatPauseUnpause(t *testing.T) {
 		want string
 	}{
 		{[]string{"pause", "pz"}, "already paused"},
+		{[]string{"exec", "pz", "true"}, "unpause the container before exec"},
 		{[]string{"pause", "nosuch"}, "no such container"},
 		{[]string{"unpause", "nosuch"}, "no such container"},
 	} {
-		if _, errOut, code := e.berth(tc.args...); code != 1 || !strings.Contains(errOut, tc.want) {
-			t.Errorf("%v: exit %d, %q; want 1 and %q", tc.args, code, errOut, tc.want)
+		if _, errOut, code := e.berth(tc.args...); code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want an error with %q", tc.args, code, errOut, tc.want)
 		}
 	}
 	if _, errOut, code := e.berth("unpause", "pz"); code != 0 {
@@ -406,6 +408,7 @@ func TestEngfeatEvents(t *testing.T) {
 	e.mustRunD([]string{"--name", "other"}, "true")
 	e.run([]string{"--name", "ev1"}, "sh", "-c", "exit 3")
 	e.mustRunD([]string{"--name", "ev2"}, "sleep", "600")
+	e.berth("exec", "ev2", "sh", "-c", "exit 5")
 	e.berth("pause", "ev2")
 	e.berth("unpause", "ev2")
 	e.berth("rm", "-f", "ev2")
@@ -460,9 +463,9 @@ func TestEngfeatEvents(t *testing.T) {
 		}
 		actions = append(actions, ev.Action)
 	}
-	if got, want := strings.Join(actions, " "), "create start pause unpause kill die destroy"; !strings.Contains(got, "create start pause unpause") ||
-		!strings.Contains(got, "die") || !strings.HasSuffix(got, "destroy") {
-		t.Fatalf("ev2's events: %q, want like %q", got, want)
+	wantSeq := "create start exec_create: sh -c exit 5 exec_start: sh -c exit 5 exec_die pause unpause kill die destroy"
+	if got := strings.Join(actions, " "); got != wantSeq {
+		t.Fatalf("ev2's events: %q, want %q", got, wantSeq)
 	}
 	out, _, _ = e.berth("events", "--since", start, "--until", "0s", "--filter", "event=die")
 	var sawExit3 bool
@@ -474,6 +477,11 @@ func TestEngfeatEvents(t *testing.T) {
 	}
 	if !sawExit3 {
 		t.Fatalf("no die event with exitCode=3 for ev1:\n%s", out)
+	}
+	out, _, _ = e.berth("events", "--since", start, "--until", "0s", "--filter", "event=exec_start", "--filter", "event=exec_die",
+		"--format", `{{.Action}} {{index .Actor.Attributes "exitCode"}}`)
+	if got := strings.TrimSpace(out); got != "exec_start: sh -c exit 5 \nexec_die 5" {
+		t.Fatalf("exec events: %q", got)
 	}
 	out, _, _ = e.berth("events", "--since", start, "--until", "0s", "--filter", "event=rename", "--format", "{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}")
 	if strings.TrimSpace(out) != "/ev1 ev1b" {
@@ -544,6 +552,16 @@ func TestEngfeatCpStreams(t *testing.T) {
 		}
 		if out, _, _ := e.berth("exec", "box", "sh", "-c", "cat /tmp/sub/l; stat -c %a /tmp/sub/a.txt"); out != "hello600\n" {
 			t.Fatalf("extracted content: %q", out)
+		}
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		zw.Write(b.Bytes())
+		zw.Close()
+		if _, errOut, code := e.berthIn(z.String(), "cp", "-", "box:/root"); code != 0 {
+			t.Fatalf("cp of a gzip stream: exit %d: %s", code, errOut)
+		}
+		if out, _, _ := e.berth("exec", "box", "cat", "/root/sub/a.txt"); out != "hello" {
+			t.Fatalf("extracted from gzip: %q", out)
 		}
 	})
 	t.Run("hostile input stays inside", func(t *testing.T) {
