@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth/berth/pkg/engine"
+	"github.com/berth/berth/pkg/errdefs"
 	"github.com/berth/berth/pkg/monitor"
 )
 
@@ -40,8 +42,14 @@ func NewCmdMonitor(opts *Options) *cobra.Command {
 				return eng.Watch(ctx, args[0], pid)
 			}
 			mo := monitor.Options{WaitAttach: waitAttach, Prepared: prepared}
-			mo.Sync, mo.Lock = monitor.InheritedFiles()
-			return monitor.Run(ctx, eng, args[0], mo)
+			id, err := monitor.Inherit(eng, args[0], &mo)
+			if err != nil {
+				if errors.Is(err, errdefs.ErrNotFound) {
+					return nil // started ahead, then not needed
+				}
+				return err
+			}
+			return monitor.Run(ctx, eng, id, mo)
 		},
 	}
 	cmd.Flags().BoolVar(&waitAttach, "wait-attach", false, "start the container only once a client attaches")

@@ -44,19 +44,25 @@ func NewCmdRun(opts *Options) *cobra.Command {
 // return the container's exit code. A failed start leaves nothing behind.
 func runContainer(cmd *cobra.Command, eng *engine.Engine, req engine.CreateRequest, detach bool) error {
 	ctx := cmd.Context()
+	// The monitor starts while the container is created and prepared.
+	pending, err := eng.SpawnMonitor(!detach)
+	if err != nil {
+		pending = nil // Start starts one
+	}
 	c, err := eng.Create(ctx, req)
 	if err != nil {
+		pending.Close()
 		return engineError(err)
 	}
 	if detach {
-		if err := eng.Start(ctx, c.ID, engine.StartOptions{}); err != nil {
+		if err := eng.Start(ctx, c.ID, engine.StartOptions{Monitor: pending}); err != nil {
 			eng.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true})
 			return engineError(err)
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 		return nil
 	}
-	if err := eng.Start(ctx, c.ID, engine.StartOptions{WaitAttach: true}); err != nil {
+	if err := eng.Start(ctx, c.ID, engine.StartOptions{WaitAttach: true, Monitor: pending}); err != nil {
 		eng.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true})
 		return engineError(err)
 	}

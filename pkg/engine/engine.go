@@ -227,11 +227,16 @@ type StartOptions struct {
 	// WaitAttach makes the monitor create the container but run it only
 	// once a client has attached, so that no output is lost.
 	WaitAttach bool
+	// Monitor, from SpawnMonitor with the same WaitAttach, takes the
+	// container instead of a monitor started here; Start uses it up
+	// (closes it) either way.
+	Monitor *PendingMonitor
 }
 
 // Start hands the container to a new monitor, which runs it. It returns once
 // the container runs (or, with WaitAttach, is created and awaits a client).
 func (e *Engine) Start(ctx context.Context, ref string, opts StartOptions) error {
+	defer opts.Monitor.Close()
 	c, err := e.Load(ctx, ref)
 	if err != nil {
 		return err
@@ -242,10 +247,15 @@ func (e *Engine) Start(ctx context.Context, ref string, opts StartOptions) error
 	if c.State.Status == StatusRemoving || c.State.Dead {
 		return fmt.Errorf("container %s is marked for removal and cannot be started: %w", c.Name, errdefs.ErrConflict)
 	}
-	if _, err := e.Update(c.ID, func(c *Container) error { c.ManuallyStopped = false; return nil }); err != nil {
-		return err
+	if c.ManuallyStopped {
+		if _, err := e.Update(c.ID, func(c *Container) error { c.ManuallyStopped = false; return nil }); err != nil {
+			return err
+		}
 	}
-	return e.launch(ctx, c.ID, opts.WaitAttach)
+	if opts.Monitor != nil && opts.Monitor.waitAttach != opts.WaitAttach {
+		return fmt.Errorf("start %s: the pending monitor's wait-attach differs: %w", c.Name, errdefs.ErrInvalidArgument)
+	}
+	return e.launch(ctx, c.ID, opts.WaitAttach, opts.Monitor)
 }
 
 // spawnMonitor starts the monitor of the prepared container id detached in

@@ -100,7 +100,8 @@ func (e *Engine) ServeHelper(ctx context.Context, op, id string) error {
 // launch prepares container id (rootfs, network, bundle) and hands it to a
 // new monitor. The monitor lock is taken here, before anything is mounted,
 // and passed on to the monitor, so two starts cannot both prepare.
-func (e *Engine) launch(ctx context.Context, id string, waitAttach bool) error {
+// A pending monitor (SpawnMonitor), when given, takes the container.
+func (e *Engine) launch(ctx context.Context, id string, waitAttach bool, pending *PendingMonitor) error {
 	l, ok, err := tryLockFile(filepath.Join(e.store.runDir(id), "monitor.lock"))
 	if err != nil {
 		return err
@@ -116,7 +117,11 @@ func (e *Engine) launch(ctx context.Context, id string, waitAttach bool) error {
 	if _, err := e.Prepare(ctx, c); err != nil {
 		return err
 	}
-	if err := e.spawnMonitor(id, waitAttach, l.File()); err != nil {
+	spawn := func() error { return e.spawnMonitor(id, waitAttach, l.File()) }
+	if pending != nil {
+		spawn = func() error { return pending.handoff(id, l.File()) }
+	}
+	if err := spawn(); err != nil {
 		// A monitor that reported a failed start cleaned up already; one
 		// that never ran could not. Cleanup is idempotent.
 		e.Cleanup(context.WithoutCancel(ctx), c)
@@ -189,4 +194,12 @@ func (e *Engine) Watch(ctx context.Context, id string, monitorPid int) error {
 		return nil
 	}
 	return err
+}
+
+// DropRunDir removes container id's run directory once its record is gone:
+// a removal that ran while the monitor lived left it to the monitor.
+func (e *Engine) DropRunDir(id string) {
+	if !e.store.exists(id) {
+		os.RemoveAll(e.store.runDir(id))
+	}
 }

@@ -268,7 +268,7 @@ func (e *Engine) repair(ctx context.Context, id string) (*Container, error) {
 		return c, err
 	}
 	if restart && !c.HostConfig.AutoRemove {
-		if err := e.launch(ctx, id, false); err != nil {
+		if err := e.launch(ctx, id, false, nil); err != nil {
 			return c, fmt.Errorf("restarting %s after its monitor died: %w", c.Name, err)
 		}
 		return e.store.load(id)

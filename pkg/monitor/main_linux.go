@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/berth/berth/pkg/engine"
+	"github.com/berth/berth/pkg/errdefs"
 )
 
 // Main is the command line of the lean monitor program (cmd/berth-monitor):
@@ -87,6 +88,11 @@ func run(args []string) error {
 		return eng.Watch(ctx, id, pid)
 	}
 	mo := Options{WaitAttach: *waitAttach, Prepared: *prepared}
-	mo.Sync, mo.Lock = InheritedFiles()
+	if id, err = Inherit(eng, id, &mo); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return nil // started ahead, then not needed
+		}
+		return err
+	}
 	return Run(ctx, eng, id, mo)
 }

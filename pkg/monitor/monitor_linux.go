@@ -138,6 +138,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 		})
 		if err != nil {
 			m.closeClients(code)
+			eng.DropRunDir(id)
 			return nil // removed under us
 		}
 		eng.EmitContainer(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
@@ -153,6 +154,7 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 				if err := eng.RemoveStopped(ctx, id, true); err != nil {
 					slog.Error("auto-remove failed", "id", id, "err", err)
 				}
+				eng.DropRunDir(id)
 			}
 			m.closeClients(code)
 			return nil
@@ -310,6 +312,11 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		rt.Kill(ctx, c.ID, syscall.SIGKILL, true)
 		return fail(err)
 	}
+	if first && wantsWatchdog(c) {
+		// Before the first report: once the starter hears of the start,
+		// this monitor may be killed at any moment.
+		m.watchdog()
+	}
 	if first && m.opts.WaitAttach {
 		// The starter attaches only after this report; a failing start
 		// still reaches it as an exit frame.
@@ -325,9 +332,6 @@ func (m *monitor) runOnce(ctx context.Context, c *engine.Container, first bool, 
 		return fail(err)
 	}
 	report(nil)
-	if first && wantsWatchdog(c) {
-		go m.watchdog()
-	}
 	eng.EmitContainer(c, "start", nil)
 	hctx, stopHealth := context.WithCancel(ctx)
 	if c.Config.Healthcheck != nil {
@@ -666,33 +670,65 @@ func wantsWatchdog(c *engine.Container) bool {
 	return false
 }
 
-// watchdog keeps a watchdog process (engine.StartWatchdog) alive for as
-// long as this monitor lives: one that is killed is started again.
+// watchdog starts a watchdog process (engine.StartWatchdog) and keeps one
+// alive for as long as this monitor lives: one that is killed is started
+// again.
 func (m *monitor) watchdog() {
-	for delay := time.Second; ; delay = min(delay*2, time.Minute) {
-		done, err := m.eng.StartWatchdog(m.id)
-		if err != nil {
-			slog.Error("starting the watchdog", "id", m.id, "err", err)
-		} else {
-			<-done
-		}
-		time.Sleep(delay)
+	done, err := m.eng.StartWatchdog(m.id)
+	if err != nil {
+		slog.Error("starting the watchdog", "id", m.id, "err", err)
 	}
+	go func() {
+		for delay := time.Second; ; delay = min(delay*2, time.Minute) {
+			if done != nil {
+				<-done
+			}
+			time.Sleep(delay)
+			if done, err = m.eng.StartWatchdog(m.id); err != nil {
+				slog.Error("starting the watchdog", "id", m.id, "err", err)
+				done = nil
+			}
+		}
+	}()
 }
 
-// InheritedFiles returns the sync pipe and monitor lock a starter passed
-// (engine's BERTH_MONITOR_SYNC_FD and BERTH_MONITOR_LOCK_FD), or nils, and
-// clears them from the environment so that children do not see them.
-func InheritedFiles() (sync io.WriteCloser, lock *os.File) {
+// Inherit fills mo with what the starter passed this monitor and returns
+// the container ID: the sync pipe and monitor lock (engine's
+// BERTH_MONITOR_SYNC_FD and BERTH_MONITOR_LOCK_FD), or, for a monitor
+// started ahead of its container (ID "-", BERTH_MONITOR_HANDOFF_FD), the
+// container ID, lock and report channel from the handoff socket, after
+// which this process's output goes to the container's monitor.log. The
+// variables are cleared so that children do not see them.
+func Inherit(eng *engine.Engine, id string, mo *Options) (string, error) {
+	defer func() {
+		os.Unsetenv("BERTH_MONITOR_SYNC_FD")
+		os.Unsetenv("BERTH_MONITOR_LOCK_FD")
+		os.Unsetenv("BERTH_MONITOR_HANDOFF_FD")
+	}()
+	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_HANDOFF_FD")); err == nil && fd > 2 && id == "-" {
+		unix.CloseOnExec(fd)
+		hid, lock, conn, err := engine.ReceiveHandoff(fd)
+		if err != nil {
+			return "", err
+		}
+		mo.Sync, mo.Lock = conn, lock
+		if logf, err := os.OpenFile(filepath.Join(eng.RunDir(hid), "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600); err == nil {
+			unix.Dup3(int(logf.Fd()), 1, 0)
+			unix.Dup3(int(logf.Fd()), 2, 0)
+			logf.Close()
+		}
+		return hid, nil
+	}
+	if id == "-" {
+		return "", fmt.Errorf("container ID \"-\" without a handoff: %w", errdefs.ErrInvalidArgument)
+	}
 	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_SYNC_FD")); err == nil && fd > 2 {
 		unix.CloseOnExec(fd)
-		sync = os.NewFile(uintptr(fd), "sync")
+		mo.Sync = os.NewFile(uintptr(fd), "sync")
 	}
 	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_LOCK_FD")); err == nil && fd > 2 {
 		unix.CloseOnExec(fd)
-		lock = os.NewFile(uintptr(fd), "monitor.lock")
+		mo.Lock = os.NewFile(uintptr(fd), "monitor.lock")
 	}
-	os.Unsetenv("BERTH_MONITOR_SYNC_FD")
-	os.Unsetenv("BERTH_MONITOR_LOCK_FD")
-	return sync, lock
+	return id, nil
 }

@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/pkg/errdefs"
+)
+
+// PendingMonitor is a monitor process started before its container exists
+// (SpawnMonitor), so that its start overlaps the container's creation and
+// preparation; Start hands it the container (StartOptions.Monitor).
+type PendingMonitor struct {
+	conn       *os.File // our end of the handoff socket
+	waitAttach bool
+}
+
+// handoffIDLen is the size of the handoff message: a container ID.
+const handoffIDLen = 64
+
+// SpawnMonitor starts a monitor that waits for a container: Start with
+// StartOptions{Monitor: p} hands it one, Close abandons it (it exits).
+// Its output goes to the container's monitor.log once it has one.
+func (e *Engine) SpawnMonitor(waitAttach bool) (*PendingMonitor, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("monitor handoff socket: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "handoff"), os.NewFile(uintptr(fds[1]), "handoff")
+	defer theirs.Close()
+	argv := append(append([]string{}, e.opts.MonitorCommand...), "--prepared")
+	if waitAttach {
+		argv = append(argv, "--wait-attach")
+	}
+	argv = append(argv, "-")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Env = append(os.Environ(), "BERTH_MONITOR_HANDOFF_FD=3")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("starting monitor: %w", err)
+	}
+	go cmd.Wait() // reaps the monitor if this process outlives it
+	return &PendingMonitor{conn: ours, waitAttach: waitAttach}, nil
+}
+
+// Close abandons a monitor that was not handed a container; it exits.
+func (p *PendingMonitor) Close() {
+	if p != nil && p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
+}
+
+// handoff gives the prepared container id and its monitor lock to the
+// pending monitor and waits for its first report.
+func (p *PendingMonitor) handoff(id string, lock *os.File) error {
+	if p.conn == nil {
+		return fmt.Errorf("monitor handoff: already used: %w", errdefs.ErrInvalidArgument)
+	}
+	defer p.Close()
+	if len(id) != handoffIDLen {
+		return fmt.Errorf("monitor handoff: container ID %q: %w", id, errdefs.ErrInvalidArgument)
+	}
+	rights := unix.UnixRights(int(lock.Fd()))
+	if err := unix.Sendmsg(int(p.conn.Fd()), []byte(id), rights, nil, 0); err != nil {
+		return &errdefs.ExitError{Code: 125, Err: fmt.Errorf("handing %s to its monitor: %w", id, err)}
+	}
+	return ReadSync(p.conn)
+}
+
+// ReceiveHandoff is the pending monitor's side of the handoff on fd: it
+// waits for the container ID and the monitor lock. io.EOF-like failures
+// (the starter gave up) return an error wrapping errdefs.ErrNotFound. The
+// returned conn carries the monitor's report (WriteSync) back.
+func ReceiveHandoff(fd int) (id string, lock *os.File, conn *os.File, err error) {
+	conn = os.NewFile(uintptr(fd), "handoff")
+	buf := make([]byte, handoffIDLen)
+	oob := make([]byte, unix.CmsgSpace(4))
+	got := 0
+	for got < handoffIDLen {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf[got:], oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			conn.Close()
+			return "", nil, nil, fmt.Errorf("monitor handoff: %w", err)
+		}
+		if n == 0 {
+			conn.Close()
+			return "", nil, nil, fmt.Errorf("monitor handoff: the starter gave up: %w", errdefs.ErrNotFound)
+		}
+		if oobn > 0 && lock == nil {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err == nil && len(msgs) > 0 {
+				if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) > 0 {
+					lock = os.NewFile(uintptr(fds[0]), "monitor.lock")
+				}
+			}
+		}
+		got += n
+	}
+	if lock == nil {
+		conn.Close()
+		return "", nil, nil, fmt.Errorf("monitor handoff: no monitor lock received: %w", errdefs.ErrInvalidArgument)
+	}
+	id = string(buf)
+	if !isHex(id) {
+		lock.Close()
+		conn.Close()
+		return "", nil, nil, fmt.Errorf("monitor handoff: container ID %q: %w", id, errdefs.ErrInvalidArgument)
+	}
+	return id, lock, conn, nil
+}
