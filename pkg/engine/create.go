@@ -36,6 +36,14 @@ type VolatileMounter interface {
 	MountVolatile(ctx context.Context, key, target string) error
 }
 
+// EphemeralPreparer is an ImageStore that can prepare the rootfs of a
+// container that does not outlive a crash (--rm) without making its records
+// durable: no fsync of the image hold or the snapshot record. After a crash
+// the engine's repair removes such a container and its snapshot.
+type EphemeralPreparer interface {
+	PrepareEphemeral(ctx context.Context, key string, img *Image) error
+}
+
 // Image is a resolved image.
 type Image struct {
 	ID      string // config digest
@@ -158,7 +166,11 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	}
 	c.Mounts = mounts
 	if req.Rootfs == "" {
-		if err := e.opts.Images.Prepare(ctx, id, img); err != nil {
+		prepare := e.opts.Images.Prepare
+		if ep, ok := e.opts.Images.(EphemeralPreparer); ok && c.HostConfig.AutoRemove {
+			prepare = ep.PrepareEphemeral
+		}
+		if err := prepare(ctx, id, img); err != nil {
 			return nil, fmt.Errorf("preparing rootfs of %s: %w", name, err)
 		}
 	}

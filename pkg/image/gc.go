@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -26,13 +24,11 @@ func (s *Store) Lease() (func(), error) {
 	return lockFile(s.path("gc.lock"), false, true)
 }
 
-var holderRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
-
 func (s *Store) holderPath(id digest.Digest, holder string) (string, error) {
 	if err := content.Validate(id); err != nil {
 		return "", err
 	}
-	if !holderRE().MatchString(holder) {
+	if !snapshot.ValidKey(holder) {
 		return "", fmt.Errorf("image user %q: %w", holder, errdefs.ErrInvalidArgument)
 	}
 	return s.path("users", id.Encoded(), holder), nil
@@ -41,6 +37,17 @@ func (s *Store) holderPath(id digest.Digest, holder string) (string, error) {
 // Hold records that holder (a container ID) uses image id: Remove refuses
 // to delete it, and its layers stay, until Release.
 func (s *Store) Hold(ctx context.Context, id digest.Digest, holder string) error {
+	return s.hold(ctx, id, holder, true)
+}
+
+// HoldVolatile is Hold for a holder that does not outlive a crash (a --rm
+// container): the hold is not fsynced. After a crash it may be gone, or
+// stay until the engine's repair of the holder releases it.
+func (s *Store) HoldVolatile(ctx context.Context, id digest.Digest, holder string) error {
+	return s.hold(ctx, id, holder, false)
+}
+
+func (s *Store) hold(ctx context.Context, id digest.Digest, holder string, durable bool) error {
 	p, err := s.holderPath(id, holder)
 	if err != nil {
 		return err
@@ -50,6 +57,14 @@ func (s *Store) Hold(ctx context.Context, id digest.Digest, holder string) error
 	}
 	if err := os.MkdirAll(s.path("users", id.Encoded()), 0o700); err != nil {
 		return err
+	}
+	if !durable {
+		// An empty file: creating it is atomic, nothing to rename.
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		return f.Close()
 	}
 	return snapshot.WriteFileAtomic(p, nil, 0o600)
 }
@@ -75,7 +90,7 @@ func (s *Store) Holders(id digest.Digest) []string {
 	ents, _ := os.ReadDir(s.path("users", id.Encoded()))
 	var out []string
 	for _, e := range ents {
-		if holderRE().MatchString(e.Name()) {
+		if snapshot.ValidKey(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}

@@ -35,9 +35,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -425,10 +423,28 @@ func (s *Store) RemoveLayer(chain digest.Digest) error {
 	return nil
 }
 
-var keyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
+// ValidKey reports whether key matches [A-Za-z0-9][A-Za-z0-9_.-]{0,127}: the
+// form of snapshot keys and image holders (container IDs and names). A loop,
+// not a regexp: it runs on every container start, where compiling a regexp
+// is measurable.
+func ValidKey(key string) bool {
+	if len(key) == 0 || len(key) > 128 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (s *Store) activeDir(key string) (string, error) {
-	if !keyRE().MatchString(key) {
+	if !ValidKey(key) {
 		return "", fmt.Errorf("snapshot key %q: %w: want [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", key, errdefs.ErrInvalidArgument)
 	}
 	return filepath.Join(s.root, "active", key), nil
@@ -437,6 +453,18 @@ func (s *Store) activeDir(key string) (string, error) {
 // Prepare creates the active snapshot key on top of the chain parent ("" for
 // an empty rootfs) and returns the mounts that make it a filesystem.
 func (s *Store) Prepare(ctx context.Context, key string, parent digest.Digest) ([]Mount, error) {
+	return s.prepare(ctx, key, parent, true)
+}
+
+// PrepareVolatile is Prepare for a snapshot that does not outlive a crash
+// (the rootfs of a --rm container): its record is written atomically but
+// not fsynced. After a crash the record may be missing or empty; Remove
+// still deletes the snapshot, which is what the engine's repair does.
+func (s *Store) PrepareVolatile(ctx context.Context, key string, parent digest.Digest) ([]Mount, error) {
+	return s.prepare(ctx, key, parent, false)
+}
+
+func (s *Store) prepare(ctx context.Context, key string, parent digest.Digest, durable bool) ([]Mount, error) {
 	dir, err := s.activeDir(key)
 	if err != nil {
 		return nil, err
@@ -458,7 +486,15 @@ func (s *Store) Prepare(ctx context.Context, key string, parent digest.Digest) (
 			return nil, err
 		}
 	}
-	if err := writeJSON(filepath.Join(dir, "meta.json"), Active{Key: key, Parent: parent, Created: time.Now().UTC()}); err != nil {
+	meta, err := json.Marshal(Active{Key: key, Parent: parent, Created: time.Now().UTC()})
+	if err == nil {
+		if durable {
+			err = WriteFileAtomic(filepath.Join(dir, "meta.json"), meta, 0o600)
+		} else {
+			err = WriteFileVolatile(filepath.Join(dir, "meta.json"), meta, 0o600)
+		}
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -680,6 +716,29 @@ func WriteFileAtomic(p string, data []byte, perm fs.FileMode) error {
 	}
 	syncDir(filepath.Dir(p))
 	return nil
+}
+
+// WriteFileVolatile writes data to p atomically (readers see the old bytes
+// or all of data) but without fsync: for records that need not survive a
+// crash, where each fsync would cost milliseconds on a busy disk.
+func WriteFileVolatile(p string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
 }
 
 func syncDir(dir string) {

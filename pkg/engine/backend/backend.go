@@ -24,8 +24,9 @@ import (
 type Images struct{ Store *image.Store }
 
 var (
-	_ engine.ImageStore      = Images{}
-	_ engine.VolatileMounter = Images{}
+	_ engine.ImageStore        = Images{}
+	_ engine.VolatileMounter   = Images{}
+	_ engine.EphemeralPreparer = Images{}
 )
 
 // Resolve implements ImageStore.
@@ -48,14 +49,28 @@ func (s Images) Resolve(ctx context.Context, ref string) (*engine.Image, error) 
 
 // Prepare implements ImageStore.
 func (s Images) Prepare(ctx context.Context, key string, img *engine.Image) error {
+	return s.prepare(ctx, key, img, true)
+}
+
+// PrepareEphemeral implements EphemeralPreparer: the hold and the snapshot
+// record of a --rm container are not fsynced.
+func (s Images) PrepareEphemeral(ctx context.Context, key string, img *engine.Image) error {
+	return s.prepare(ctx, key, img, false)
+}
+
+func (s Images) prepare(ctx context.Context, key string, img *engine.Image, durable bool) error {
 	id, err := digest.Parse(img.ID)
 	if err != nil {
 		return err
 	}
-	if err := s.Store.Hold(ctx, id, key); err != nil {
+	hold, prepare := s.Store.Hold, s.Store.Snapshots().Prepare
+	if !durable {
+		hold, prepare = s.Store.HoldVolatile, s.Store.Snapshots().PrepareVolatile
+	}
+	if err := hold(ctx, id, key); err != nil {
 		return err
 	}
-	if _, err := s.Store.Snapshots().Prepare(ctx, key, digest.Digest(img.ChainID)); err != nil {
+	if _, err := prepare(ctx, key, digest.Digest(img.ChainID)); err != nil {
 		s.Store.Release(ctx, id, key)
 		return err
 	}
