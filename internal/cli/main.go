@@ -29,7 +29,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		name = RuntimeName
 		cmd = runtimecli.NewRuntimeCmd(name)
 	} else {
-		cmd = NewRootCmd()
+		cmd = newRootCmd(lookupCommand(args[min(len(args), 1):]))
 	}
 	if len(args) > 0 {
 		args = args[1:]

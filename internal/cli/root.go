@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/berth/berth/internal/runtimecli"
 )
 
 // Options are the global flags every subcommand sees.
@@ -29,7 +27,12 @@ const (
 )
 
 // NewRootCmd builds the berth command tree.
-func NewRootCmd() *cobra.Command {
+func NewRootCmd() *cobra.Command { return newRootCmd("") }
+
+// newRootCmd builds the root command with every subcommand, or when only
+// names one (its name, as in commands) with that subcommand alone: building
+// every command's flags costs more CPU than a short command's work.
+func newRootCmd(only string) *cobra.Command {
 	opts := &Options{}
 	root := &cobra.Command{
 		Use:   "berth",
@@ -50,53 +53,11 @@ to and from registries, and serves a registry of its own. Its verbs are docker's
 	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 
-	root.AddCommand(
-		NewCmdVersion(opts),
-		runtimecli.NewRuntimeCmd("runtime"),
-		NewCmdImage(opts),
-		NewCmdImport(opts),
-		NewCmdRegistry(opts),
-		NewCmdNetwork(opts),
-		NewCmdRun(opts),
-		NewCmdCreate(opts),
-		NewCmdStart(opts),
-		NewCmdStop(opts),
-		NewCmdRestart(opts),
-		NewCmdKill(opts),
-		NewCmdRm(opts),
-		NewCmdPs(opts),
-		NewCmdLogs(opts),
-		NewCmdExec(opts),
-		NewCmdWait(opts),
-		NewCmdInspect(opts),
-		NewCmdMonitor(opts),
-		NewCmdPull(opts),
-		NewCmdPush(opts),
-		NewCmdImages(opts),
-		NewCmdTag(opts),
-		NewCmdRmi(opts),
-		NewCmdHistory(opts),
-		NewCmdSave(opts),
-		NewCmdLoad(opts),
-		NewCmdLogin(opts),
-		NewCmdLogout(opts),
-		NewCmdSystem(opts),
-		NewCmdAttach(opts),
-		NewCmdPort(opts),
-		NewCmdTop(opts),
-		NewCmdStats(opts),
-		NewCmdCp(opts),
-		NewCmdContainer(opts),
-		NewCmdVolume(opts),
-		NewCmdBuild(opts),
-		NewCmdBuilder(opts),
-		NewCmdPause(opts),
-		NewCmdUnpause(opts),
-		NewCmdRename(opts),
-		NewCmdUpdate(opts),
-		NewCmdCommit(opts),
-		NewCmdEvents(opts),
-	)
+	for _, c := range commands {
+		if only == "" || c.names[0] == only {
+			root.AddCommand(c.new(opts))
+		}
+	}
 	addNetworkConnect(root, opts)
 	return root
 }
