@@ -92,7 +92,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	name := strings.TrimPrefix(req.Name, "/")
 	if name == "" {
 		name = randomName()
-	} else if !validName().MatchString(name) {
+	} else if !validName(name) {
 		return nil, fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, errdefs.ErrInvalidArgument)
 	}
 	c := &Container{

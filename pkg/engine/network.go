@@ -95,7 +95,7 @@ func (e *Engine) checkNetwork(ctx context.Context, c *Container, ip string) erro
 		return e.checkJoin(c, ref, ip)
 	}
 	for _, a := range h.Aliases {
-		if strings.HasPrefix(a, "/") || !validName().MatchString(a) {
+		if strings.HasPrefix(a, "/") || !validName(a) {
 			return fmt.Errorf("invalid --network-alias %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", a, errdefs.ErrInvalidArgument)
 		}
 	}

@@ -23,7 +23,7 @@ func (e *Engine) Rename(ctx context.Context, ref, newName string) error {
 	if newName == "" {
 		return fmt.Errorf("neither old nor new names may be empty: %w", errdefs.ErrInvalidArgument)
 	}
-	if !validName().MatchString(newName) {
+	if !validName(newName) {
 		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", newName, errdefs.ErrInvalidArgument)
 	}
 	c, err := e.Load(ctx, ref)

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/berth/berth/pkg/errdefs"
 )
@@ -25,7 +23,25 @@ type store struct {
 	runroot string
 }
 
-var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
+// validName reports whether s is a container name: an optional leading
+// slash, then [a-zA-Z0-9][a-zA-Z0-9_.-]*. A loop, not a regexp: it runs on
+// every command that names a container.
+func validName(s string) bool {
+	s = strings.TrimPrefix(s, "/")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (s *store) dir(id string) string        { return filepath.Join(s.root, "containers", id) }
 func (s *store) runDir(id string) string     { return filepath.Join(s.runroot, "containers", id) }
@@ -136,7 +152,7 @@ func (s *store) resolve(ref string) (string, error) {
 	if len(ref) == 64 && s.exists(ref) {
 		return ref, nil
 	}
-	if validName().MatchString(ref) && !strings.Contains(ref, "/") {
+	if validName(ref) && !strings.Contains(ref, "/") {
 		if b, err := os.ReadFile(s.namePath(ref)); err == nil {
 			id := strings.TrimSpace(string(b))
 			if s.exists(id) {

@@ -209,7 +209,7 @@ func (s *Store) Remove(ctx context.Context, ref string, opts RemoveOptions) (*Re
 
 func isIDRef(ref string, img *Image) bool {
 	r := strings.TrimPrefix(ref, "sha256:")
-	return len(r) >= 4 && strings.HasPrefix(img.ID.Encoded(), r) && shortIDRE().MatchString(ref)
+	return len(r) >= 4 && strings.HasPrefix(img.ID.Encoded(), r) && isShortID(ref)
 }
 
 func shortID(d digest.Digest) string {

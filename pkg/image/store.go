@@ -9,10 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -204,10 +202,27 @@ func (s *Store) load(r *record, refs map[string]digest.Digest) (*Image, error) {
 	return img, nil
 }
 
-var (
-	fullIDRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[a-f0-9]{64}$`) })
-	shortIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sha256:)?[a-f0-9]{4,64}$`) })
-)
+// isFullID reports whether ref is sha256: and 64 lowercase hex digits.
+func isFullID(ref string) bool {
+	h, ok := strings.CutPrefix(ref, "sha256:")
+	return ok && len(h) == 64 && isLowerHex(h)
+}
+
+// isShortID reports whether ref is [sha256:] and 4 to 64 lowercase hex
+// digits: an image ID or a prefix of one.
+func isShortID(ref string) bool {
+	h, _ := strings.CutPrefix(ref, "sha256:")
+	return len(h) >= 4 && len(h) <= 64 && isLowerHex(h)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resolve finds the image ref names: name[:tag], name@digest, a full image
 // ID (sha256:...) or a unique prefix of one. An unknown reference is an
@@ -217,7 +232,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fullIDRE().MatchString(ref) {
+	if isFullID(ref) {
 		r, err := s.readRecord(digest.Digest(ref))
 		if err != nil {
 			return nil, fmt.Errorf("no such image: %s: %w", ref, errdefs.ErrNotFound)
@@ -243,7 +258,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 			}
 		}
 	}
-	if shortIDRE().MatchString(ref) {
+	if isShortID(ref) {
 		prefix := strings.TrimPrefix(ref, "sha256:")
 		recs, err := s.records()
 		if err != nil {
@@ -262,7 +277,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 			return nil, fmt.Errorf("image ID prefix %q is ambiguous: %w", ref, errdefs.ErrInvalidArgument)
 		}
 	}
-	if _, err := ParseReference(ref); err != nil && !shortIDRE().MatchString(ref) {
+	if _, err := ParseReference(ref); err != nil && !isShortID(ref) {
 		return nil, err
 	}
 	return nil, fmt.Errorf("no such image: %s (berth pull %s fetches it): %w", ref, ref, errdefs.ErrNotFound)
