@@ -454,3 +454,23 @@ func BenchmarkNew(b *testing.B) {
 		}
 	}
 }
+
+// TestDefaultSeccompCompiles checks that the default profile compiles for
+// the capability sets that change it (New no longer compiles it: the
+// runtime does, at start).
+func TestDefaultSeccompCompiles(t *testing.T) {
+	for _, caps := range [][]string{nil, {"SYS_ADMIN"}, {"ALL"}, {"SYS_PTRACE", "SYS_MODULE", "SYS_TIME", "SYS_BOOT", "SYSLOG", "SYS_NICE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PACCT", "SYS_TTY_CONFIG", "BPF", "PERFMON"}} {
+		o := base()
+		o.CapAdd = caps
+		s, err := New(o)
+		if err != nil {
+			t.Fatalf("New with --cap-add %v: %v", caps, err)
+		}
+		if s.Linux.Seccomp == nil {
+			t.Fatalf("--cap-add %v: no seccomp profile", caps)
+		}
+		if _, err := seccomp.Compile(s.Linux.Seccomp); err != nil {
+			t.Errorf("default profile with --cap-add %v does not compile: %v", caps, err)
+		}
+	}
+}
