@@ -134,14 +134,8 @@ func (e *Engine) launch(ctx context.Context, id string, waitAttach bool, pending
 // remove the container itself (AttachOptions.Remove): once the container
 // has exited it waits for the monitor to go and removes what is left.
 func (e *Engine) AwaitRemoval(ctx context.Context, id string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	delay := 500 * time.Microsecond
-	for e.MonitorAlive(id) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the monitor of %s did not exit: %w", id, errdefs.ErrUnavailable)
-		}
-		time.Sleep(delay)
-		delay = min(delay*2, 20*time.Millisecond)
+	if !e.awaitMonitor(id, time.Now().Add(30*time.Second)) {
+		return fmt.Errorf("the monitor of %s did not exit: %w", id, errdefs.ErrUnavailable)
 	}
 	// Load removes an exited --rm container whose monitor is gone.
 	if _, err := e.Load(ctx, id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
@@ -171,6 +165,44 @@ func (e *Engine) StartWatchdog(id string) (done <-chan unix.WaitStatus, err erro
 	cmd.Env = append(os.Environ(), fmt.Sprintf("BERTH_WATCH_PID=%d", os.Getpid()))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return e.reaper.Start(cmd)
+}
+
+// awaitMonitor waits until container id's monitor has gone (its lock is
+// free) or deadline passes, and reports whether it has gone. It waits on a
+// pidfd of the recorded monitor pid, so it wakes the moment the monitor
+// exits instead of at the next tick of a backing-off poll; the lock stays
+// the truth (the pid may be stale), re-checked at least every 20 ms.
+func (e *Engine) awaitMonitor(id string, deadline time.Time) bool {
+	pidfd := -1
+	if c, err := e.store.load(id); err == nil && c.State.MonitorPid > 0 {
+		if fd, err := unix.PidfdOpen(c.State.MonitorPid, 0); err == nil {
+			pidfd = fd
+		}
+	}
+	defer func() {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
+	}()
+	delay := 500 * time.Microsecond
+	for e.MonitorAlive(id) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		if pidfd < 0 {
+			time.Sleep(delay)
+			delay = min(delay*2, 20*time.Millisecond)
+			continue
+		}
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 20)
+		if err != nil && !errors.Is(err, unix.EINTR) || n > 0 && e.MonitorAlive(id) {
+			// The pid was not (or is no longer) the monitor's: poll the lock.
+			unix.Close(pidfd)
+			pidfd = -1
+		}
+	}
+	return true
 }
 
 // Watch is the watchdog's body (see StartWatchdog): it waits until the
