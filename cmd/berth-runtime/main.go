@@ -9,6 +9,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"syscall"
 
 	"github.com/berth/berth/internal/runtimecli"
@@ -19,6 +20,11 @@ import (
 func main() {
 	if runtime.IsChild() {
 		runtime.ChildMain() // re-executed as a container init or exec helper; never returns
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// A runtime command lives for milliseconds and does little in
+		// parallel: one P means fewer threads woken, spinning and parked.
+		goruntime.GOMAXPROCS(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := runtimecli.Main(ctx, os.Args, os.Stdout, os.Stderr)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -38,7 +39,9 @@ func capNumber(name string) (int, bool) {
 }
 
 // lastCap is the highest capability the running kernel knows.
-func lastCap() int {
+// It is read once per process: the init asks for the bounding set and again
+// for the process's sets.
+var lastCap = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -46,7 +49,7 @@ func lastCap() int {
 		}
 	}
 	return len(capNames) - 1
-}
+})
 
 type capSet [2]uint32
 
@@ -96,6 +99,9 @@ func applyCaps(caps *specs.LinuxCapabilities) error {
 	// that runs us without it): ask only for what is possible, as with
 	// capabilities the kernel does not know.
 	for c := 0; c <= last; c++ {
+		if !effective.has(c) && !permitted.has(c) && !inheritable.has(c) && !ambient.has(c) {
+			continue // nothing asked for: no need to ask the kernel
+		}
 		if ok, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); ok != 1 {
 			for _, set := range []*capSet{&effective, &permitted, &inheritable, &ambient} {
 				set[c/32] &^= 1 << (c % 32)

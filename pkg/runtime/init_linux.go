@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth/berth/pkg/runtime/nsenter"
 )
 
 func init() {
@@ -44,7 +46,9 @@ func ChildMain() {
 		os.Exit(1)
 	}
 	conn := newSyncConn(os.NewFile(uintptr(fd), "sync"))
-	err = childMain(mode, conn)
+	if err = childNsenterCheck(os.Getenv(envNsenter), nsenter.Available); err == nil {
+		err = childMain(mode, conn)
+	}
 	if conn.send(&syncMsg{Type: msgError, Msg: err.Error()}) != nil {
 		// The parent is gone (the init failed after create returned): stderr is all we have.
 		fmt.Fprintf(os.Stderr, "berth-runtime %s: %v\n", mode, err)

@@ -47,6 +47,11 @@ func killCgroup(cg cgroup, timeout time.Duration) error {
 	if !cg.Exists() {
 		return nil
 	}
+	if pids, err := cg.Pids(); err != nil || len(pids) == 0 {
+		// Nothing left to kill: the usual case when a container whose
+		// init has exited is deleted (run of a short command).
+		return nil
+	}
 	if p, ok := cg.(interface{ Path(string) string }); ok {
 		if d := p.Path(""); d != "" {
 			// Best effort: absent before 5.14, and on a hybrid host the

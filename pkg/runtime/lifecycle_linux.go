@@ -26,6 +26,12 @@ func (r *Runtime) Start(id string) error {
 	if err != nil {
 		return err
 	}
+	return r.start(rec)
+}
+
+// start is Start of a loaded record (run passes the one create made).
+func (r *Runtime) start(rec *record) error {
+	id := rec.ID
 	unlock, err := r.lock(id)
 	if err != nil {
 		return err
@@ -177,6 +183,12 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	return r.delete(rec, force)
+}
+
+// delete is Delete of a loaded record (run passes the one create made).
+func (r *Runtime) delete(rec *record, force bool) error {
+	id := rec.ID
 	unlock, err := r.lock(id)
 	if err != nil {
 		return err

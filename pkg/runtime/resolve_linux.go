@@ -68,11 +68,26 @@ func mkdirAllHops(root int, p string, file bool, noSymlinks bool, hops int) (int
 		return fd, err
 	}
 	parts := strings.Split(relPath(p), "/")
-	cur, err := openInRoot(root, ".", unix.O_PATH|unix.O_DIRECTORY, false)
-	if err != nil {
-		return -1, err
+	// Usually only the last component is missing (a mount point under
+	// /dev or /sys/fs/cgroup): start from its parent, resolved with the
+	// same rules the walk below applies to every prefix, and walk from
+	// the root only when the parent is missing too.
+	start := 0
+	cur := -1
+	if len(parts) > 1 {
+		if fd, err := openInRoot(root, strings.Join(parts[:len(parts)-1], "/"), unix.O_PATH, noSymlinks); err == nil {
+			cur, start = fd, len(parts)-1
+		} else if !errors.Is(err, unix.ENOENT) {
+			return -1, err
+		}
 	}
-	for i, name := range parts {
+	if cur < 0 {
+		if cur, err = openInRoot(root, ".", unix.O_PATH|unix.O_DIRECTORY, false); err != nil {
+			return -1, err
+		}
+	}
+	for i := start; i < len(parts); i++ {
+		name := parts[i]
 		prefix := strings.Join(parts[:i+1], "/")
 		next, err := openInRoot(root, prefix, unix.O_PATH, noSymlinks)
 		if errors.Is(err, unix.ENOENT) {

@@ -27,8 +27,7 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 	}
 	sigs := make(chan os.Signal, 32)
 	if !detach {
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		defer notifyAll(sigs)()
 	}
 	var pty *ptyProxy
 	o := *opts
@@ -54,12 +53,12 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 	}
 	if pty != nil {
 		if err := pty.start(opts.Stdin, opts.Stdout); err != nil {
-			r.Delete(id, true)
+			r.delete(rec, true)
 			return 0, err
 		}
 	}
-	if err := r.Start(id); err != nil {
-		r.Delete(id, true)
+	if err := r.start(rec); err != nil {
+		r.delete(rec, true)
 		return 0, err
 	}
 	if detach {
@@ -69,10 +68,34 @@ func (r *Runtime) Run(id string, opts *CreateOptions, detach bool) (int, error) 
 	if pty != nil {
 		pty.wait()
 	}
-	if derr := r.Delete(id, true); err == nil && derr != nil && !errors.Is(derr, errdefs.ErrNotFound) {
+	if derr := r.delete(rec, true); err == nil && derr != nil && !errors.Is(derr, errdefs.ErrNotFound) {
 		err = derr
 	}
 	return code, err
+}
+
+// notifyAll relays every signal to sigs, for forwarding to the container,
+// and returns the function that stops it. os/signal registers one signal
+// at a time, each a round trip to the runtime's signal-mask thread: for
+// all 65 that is milliseconds, longer than running /bin/true in a
+// container. So registration runs in the background, while the caller
+// creates the container (mostly waiting for the init), and so does the
+// unregistration, once registration is done, so it never delays the exit.
+// A signal that arrives before its registration has its default effect
+// (SIGINT and SIGTERM are caught by the command line), as one arriving
+// before the runtime reached this point would.
+func notifyAll(sigs chan os.Signal) (stop func()) {
+	registered := make(chan struct{})
+	go func() {
+		signal.Notify(sigs)
+		close(registered)
+	}()
+	return func() {
+		go func() {
+			<-registered
+			signal.Stop(sigs)
+		}()
+	}
 }
 
 // waitForwarding waits for pid (our child) and passes signals on to it.
@@ -179,8 +202,7 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 	sigs := make(chan os.Signal, 32)
 	if !opts.Detach {
 		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		defer notifyAll(sigs)()
 	}
 	s, err := c.start()
 	if err != nil {

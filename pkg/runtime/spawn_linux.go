@@ -82,10 +82,34 @@ func (s *started) wait() error {
 	return fmt.Errorf("wait status %#x", uint32(ws))
 }
 
+// nsenterCheck says whether a child that must join namespaces can be
+// started. The joins happen in the nsenter constructor of the binary that
+// is re-executed, before its Go runtime starts, so what matters is that
+// binary, not the running one: the running program when there is no init
+// binary (it needs cgo), otherwise the init binary, which itself refuses
+// to go on when it lacks the constructor (childNsenterCheck), so a
+// non-cgo parent (a static berth-monitor) may rely on it.
+func nsenterCheck(joins, initBinary, available bool) error {
+	if joins && !initBinary && !available {
+		return fmt.Errorf("joining namespaces needs a cgo build of berth (nsenter) or a berth-runtime init binary: %w", errNotSupported)
+	}
+	return nil
+}
+
+// childNsenterCheck is the child's side: asked to join namespaces
+// (nsenterEnv set), a binary without the constructor has not joined them
+// and must not go on in the namespaces it inherited.
+func childNsenterCheck(nsenterEnv string, available bool) error {
+	if nsenterEnv != "" && !available {
+		return fmt.Errorf("this binary was built without cgo and cannot join the namespaces it was asked to (nsenter): %w", errNotSupported)
+	}
+	return nil
+}
+
 // start re-executes the runtime from a sealed memfd as described by c.
 func (c *child) start() (*started, error) {
-	if len(c.joins) > 0 && !nsenter.Available {
-		return nil, fmt.Errorf("joining namespaces needs a cgo build of berth (nsenter): %w", errNotSupported)
+	if err := nsenterCheck(len(c.joins) > 0, c.exe != "", nsenter.Available); err != nil {
+		return nil, err
 	}
 	exe, err := selfExe(c.exe)
 	if err != nil {
