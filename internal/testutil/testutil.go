@@ -138,6 +138,7 @@ func BerthBinary(t testing.TB) string {
 		}
 		cmd = exec.Command("go", "build", "-o", filepath.Join(dir, "berth-monitor"), "./cmd/berth-monitor")
 		cmd.Dir = RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as the Makefile builds it
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binOnce.err = &buildError{"go build berth-monitor", err, out}
 			return
