@@ -366,18 +366,16 @@ func (t *tailer) close() {
 // file in between (now ".1") is read whole before the new one.
 func (t *tailer) read(fn func(*Event) (bool, error)) error {
 	for {
-		if t.f != nil {
-			if _, err := t.f.Seek(t.off, io.SeekStart); err != nil {
-				return err
-			}
-			n, err := scanEvents(t.f, fn)
-			t.off += n
-			if err != nil {
-				return err
-			}
+		if err := t.scan(fn); err != nil {
+			return err
 		}
 		if !t.rotated() {
 			return nil
+		}
+		// A writer may have appended to the old file after the scan
+		// above and before it rotated: finish that file first.
+		if err := t.scan(fn); err != nil {
+			return err
 		}
 		var finished os.FileInfo
 		if t.f != nil {
@@ -393,6 +391,19 @@ func (t *tailer) read(fn func(*Event) (bool, error)) error {
 			return err
 		}
 	}
+}
+
+// scan delivers the open file's whole lines past the last read.
+func (t *tailer) scan(fn func(*Event) (bool, error)) error {
+	if t.f == nil {
+		return nil
+	}
+	if _, err := t.f.Seek(t.off, io.SeekStart); err != nil {
+		return err
+	}
+	n, err := scanEvents(t.f, fn)
+	t.off += n
+	return err
 }
 
 // rotated reports whether the path now names another file than the open one.
