@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/flock"
 )
 
 // DefaultStateRoot is the persistent root for which kernel objects get their
@@ -351,6 +352,21 @@ func (m *Manager) migrateEndpoints(id string) error {
 	return os.Remove(m.epPath(id))
 }
 
+// lockedEndpoints takes network id's lock and loads its endpoints; the
+// caller releases the lock.
+func (m *Manager) lockedEndpoints(id string) (*flock.Lock, map[string]*endpoint, error) {
+	l, err := lockFile(m.netLock(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	eps, err := m.loadEndpoints(id)
+	if err != nil {
+		l.Unlock()
+		return nil, nil, err
+	}
+	return l, eps, nil
+}
+
 // putEndpoint records a new endpoint (the network's lock is held).
 func (m *Manager) putEndpoint(id string, ep *endpoint) error {
 	if !idRE().MatchString(ep.ContainerID) {
@@ -390,15 +406,11 @@ func (m *Manager) Endpoints(ctx context.Context, ref string) ([]Attachment, erro
 	if err != nil {
 		return nil, err
 	}
-	l, err := lockFile(m.netLock(n.ID))
+	l, eps, err := m.lockedEndpoints(n.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Unlock()
-	eps, err := m.loadEndpoints(n.ID)
-	if err != nil {
-		return nil, err
-	}
 	var out []Attachment
 	for _, ep := range sortedEndpoints(eps) {
 		out = append(out, ep.Attachment)
@@ -418,15 +430,11 @@ func (m *Manager) CheckAddress(ctx context.Context, network string, ip netip.Add
 	if !ip.Is4() {
 		return fmt.Errorf("address %s: only IPv4 is supported: %w", ip, errdefs.ErrInvalidArgument)
 	}
-	l, err := lockFile(m.netLock(n.ID))
+	l, eps, err := m.lockedEndpoints(n.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	eps, err := m.loadEndpoints(n.ID)
-	if err != nil {
-		return err
-	}
 	used := map[netip.Addr]bool{}
 	for _, ep := range eps {
 		// An endpoint whose namespace is gone gives its address up at
@@ -590,15 +598,11 @@ func (m *Manager) detach(ctx context.Context, network, containerID string, keepL
 	if err != nil {
 		return err
 	}
-	l, err := lockFile(m.netLock(n.ID))
+	l, eps, err := m.lockedEndpoints(n.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	eps, err := m.loadEndpoints(n.ID)
-	if err != nil {
-		return err
-	}
 	ep, ok := eps[containerID]
 	if !ok {
 		return nil
@@ -668,15 +672,11 @@ func (m *Manager) Repair(ctx context.Context) error {
 }
 
 func (m *Manager) repairNetwork(n *Network) error {
-	l, err := lockFile(m.netLock(n.ID))
+	l, eps, err := m.lockedEndpoints(n.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	eps, err := m.loadEndpoints(n.ID)
-	if err != nil {
-		return err
-	}
 	if _, err := m.dropStale(n, eps); err != nil {
 		return fmt.Errorf("repairing network %s: %w", n.Name, err)
 	}

@@ -31,15 +31,11 @@ func (m *Manager) Rename(ctx context.Context, containerID, name string) error {
 }
 
 func (m *Manager) renameOn(n *Network, containerID, name string) error {
-	l, err := lockFile(m.netLock(n.ID))
+	l, eps, err := m.lockedEndpoints(n.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	eps, err := m.loadEndpoints(n.ID)
-	if err != nil {
-		return err
-	}
 	ep, ok := eps[containerID]
 	if !ok || ep.Name == name {
 		return nil

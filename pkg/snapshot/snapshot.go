@@ -691,6 +691,17 @@ func writeJSON(p string, v any) error {
 // WriteFileAtomic writes data to p so that p holds either its old bytes or
 // all of data, even across a crash: temp file, fsync, rename, fsync dir.
 func WriteFileAtomic(p string, data []byte, perm fs.FileMode) error {
+	return writeFile(p, data, perm, true)
+}
+
+// WriteFileVolatile writes data to p atomically (readers see the old bytes
+// or all of data) but without fsync: for records that need not survive a
+// crash, where each fsync would cost milliseconds on a busy disk.
+func WriteFileVolatile(p string, data []byte, perm fs.FileMode) error {
+	return writeFile(p, data, perm, false)
+}
+
+func writeFile(p string, data []byte, perm fs.FileMode, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
 	if err != nil {
 		return err
@@ -704,9 +715,11 @@ func WriteFileAtomic(p string, data []byte, perm fs.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -714,31 +727,10 @@ func WriteFileAtomic(p string, data []byte, perm fs.FileMode) error {
 	if err := os.Rename(f.Name(), p); err != nil {
 		return err
 	}
-	syncDir(filepath.Dir(p))
+	if durable {
+		syncDir(filepath.Dir(p))
+	}
 	return nil
-}
-
-// WriteFileVolatile writes data to p atomically (readers see the old bytes
-// or all of data) but without fsync: for records that need not survive a
-// crash, where each fsync would cost milliseconds on a busy disk.
-func WriteFileVolatile(p string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), p)
 }
 
 func syncDir(dir string) {
