@@ -227,7 +227,7 @@ esac
 	}
 	// push and pull take the credentials from the helper.
 	ref := reg.Addr + "/" + imgfeatUniq("helper") + ":v1"
-	imgfeatSeed(e, ref)
+	seed := imgfeatSeed(e, ref)
 	e.ok("--root", t.TempDir(), "pull", "-q", ref)
 
 	if out := e.ok("logout", reg.Addr); !strings.Contains(out, "Removing login credentials") {
@@ -240,6 +240,8 @@ esac
 	// podman's --creds: for one pull, nothing stored.
 	e.fails("access denied", "--root", t.TempDir(), "pull", "--creds", "ci:nope", ref)
 	e.ok("--root", t.TempDir(), "pull", "-q", "--creds", "ci:pw", ref)
+	e.fails("access denied", "--root", seed, "push", "--creds", "ci:nope", ref)
+	e.ok("--root", seed, "push", "-q", "--creds", "ci:pw", ref)
 	if _, err := os.Stat(filepath.Join(store, "creds")); err == nil {
 		t.Error("pull --creds stored the credentials")
 	}

@@ -53,6 +53,8 @@ func TestImgfeatCertsD(t *testing.T) {
 	os.WriteFile(filepath.Join(flat, "ca.crt"), ca.Cert, 0o644)
 	e.ok("--root", t.TempDir(), "pull", "--cert-dir", flat, ref)
 	e.ok("--root", t.TempDir(), "pull", "--tls-verify=false", ref)
+	e.ok("--root", root, "push", "--cert-dir", flat, ref)
+	e.ok("--root", root, "push", "--tls-verify=false", ref)
 	e.fails("not a directory", "--root", t.TempDir(), "pull", "--cert-dir", filepath.Join(flat, "ca.crt"), ref)
 	if _, errOut, code := e.run("pw", "login", "-u", "ci", "--password-stdin", reg.Addr); code == 0 || !strings.Contains(errOut, "certificate") {
 		t.Errorf("login to an untrusted registry: exit %d, %q", code, errOut)
