@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"path/filepath"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/berth/berth/internal/cliargs"
 	"github.com/berth/berth/internal/runtimecli"
-	"github.com/berth/berth/pkg/errdefs"
 )
 
 // RuntimeName is the program name under which berth acts as a runc-compatible
@@ -31,18 +29,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		cmd = newRootCmd(lookupCommand(args[min(len(args), 1):]))
 	}
-	if len(args) > 0 {
-		args = args[1:]
-	}
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	cmd.SetIn(nil)
-	err := cmd.ExecuteContext(ctx)
-	if err != nil && err.Error() != "" {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-	}
-	return errdefs.ExitCode(err)
+	return runtimecli.Execute(ctx, cmd, name, args, stdout, stderr)
 }
 
 // Short names for the shared argument checks.

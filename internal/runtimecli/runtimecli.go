@@ -27,7 +27,13 @@ const Name = "berth-runtime"
 // Main runs the berth-runtime command line given in args (args[0] is the
 // program name) and returns the process exit code. It never exits itself.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := NewRuntimeCmd(Name)
+	return Execute(ctx, NewRuntimeCmd(Name), Name, args, stdout, stderr)
+}
+
+// Execute runs cmd on args (args[0] is the program name) the way both
+// berth binaries do: errors as one "name: error" line on stderr, docker's
+// exit codes returned, never exiting itself.
+func Execute(ctx context.Context, cmd *cobra.Command, name string, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		args = args[1:]
 	}
@@ -37,7 +43,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd.SetIn(nil)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil && err.Error() != "" {
-		fmt.Fprintf(stderr, "%s: %v\n", Name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	}
 	return errdefs.ExitCode(err)
 }
