@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/berth/berth/pkg/registry/storage"
 )
 
@@ -61,7 +58,7 @@ func New(opts Options) (*Registry, error) {
 	}
 	r := &Registry{opts: opts, store: opts.Store, metrics: newMetrics()}
 	r.mux = http.NewServeMux()
-	r.mux.Handle("/metrics", promhttp.HandlerFor(r.metrics.reg, promhttp.HandlerOpts{}))
+	r.mux.Handle("/metrics", r.metrics)
 	r.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		if err := r.store.Check(); err != nil {
@@ -73,10 +70,6 @@ func New(opts Options) (*Registry, error) {
 	})
 	return r, nil
 }
-
-// Metrics is the Prometheus registry holding this server's metrics, for
-// callers that add their own collectors.
-func (r *Registry) Metrics() *prometheus.Registry { return r.metrics.reg }
 
 // ServeHTTP routes a request.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {

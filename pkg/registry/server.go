@@ -188,9 +188,9 @@ func Serve(ctx context.Context, c Config, so ServeOptions) error {
 func (r *Registry) Collect(ctx context.Context, o storage.GCOptions) (storage.GCReport, error) {
 	rep, err := r.store.GC(ctx, o)
 	if err == nil && !o.DryRun {
-		r.metrics.gcRuns.Inc()
-		r.metrics.gcBlobs.Add(float64(rep.BlobsRemoved))
-		r.metrics.gcBytes.Add(float64(rep.BytesRemoved))
+		r.metrics.gcRuns.add(1)
+		r.metrics.gcBlobs.add(float64(rep.BlobsRemoved))
+		r.metrics.gcBytes.add(float64(rep.BytesRemoved))
 	}
 	return rep, err
 }
