@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"time"
 
@@ -35,10 +34,23 @@ type Store struct{ root string }
 // Open returns the volume store under root (berth's --root).
 func Open(root string) *Store { return &Store{root: filepath.Join(root, "volumes")} }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
-// ValidName reports whether name can name a volume (and so is not a path).
-func ValidName(name string) bool { return validName.MatchString(name) && len(name) <= 255 }
+// ValidName reports whether name can name a volume (and so is not a path):
+// [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 255 bytes. A loop rather than a
+// package-level regexp, whose compilation every start of berth and of a
+// container's monitor paid.
+func ValidName(name string) bool {
+	if name == "" || len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func (s *Store) dir(name string) string { return filepath.Join(s.root, name) }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berth/berth/pkg/errdefs"
@@ -74,5 +75,32 @@ func TestFillIfEmpty(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dst, "new")); err == nil {
 		t.Fatal("a non-empty volume was filled again")
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"data", true},
+		{"a", true},
+		{"9lives", true},
+		{"my_vol.v2-x", true},
+		{strings.Repeat("a", 255), true},
+		{strings.Repeat("a", 256), false},
+		{"", false},
+		{"_data", false},
+		{".hidden", false},
+		{"-x", false},
+		{"a/b", false},
+		{"/abs", false},
+		{"a b", false},
+		{"é", false},
+		{"a:b", false},
+	} {
+		if got := ValidName(tc.name); got != tc.want {
+			t.Errorf("ValidName(%q) = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
