@@ -62,14 +62,20 @@ func runContainer(cmd *cobra.Command, eng *engine.Engine, req engine.CreateReque
 		fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 		return nil
 	}
-	if err := eng.Start(ctx, c.ID, engine.StartOptions{WaitAttach: true, Monitor: pending}); err != nil {
-		eng.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true})
-		return engineError(err)
-	}
 	// With --rm this client removes the container after its exit, which
 	// spares the monitor the image store.
 	autoRemove := req.HostConfig.AutoRemove
-	code, err := attachStreamsRemove(cmd, eng, c.ID, req.Config.OpenStdin, req.Config.Tty, autoRemove)
+	// The handoff attaches this client, so the monitor runs the container
+	// as soon as it is created.
+	pending.PreAttach(autoRemove)
+	if err := eng.Start(ctx, c.ID, engine.StartOptions{WaitAttach: true, Monitor: pending}); err != nil {
+		if conn := pending.AttachConn(); conn != nil {
+			conn.Close()
+		}
+		eng.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true})
+		return engineError(err)
+	}
+	code, err := attachStreamsConn(cmd, eng, c.ID, req.Config.OpenStdin, req.Config.Tty, autoRemove, pending.AttachConn())
 	if err != nil {
 		return engineError(err)
 	}
@@ -93,8 +99,17 @@ func attachStreams(cmd *cobra.Command, eng *engine.Engine, id string, stdin, tty
 // attachStreamsRemove is attachStreams; remove makes this client the
 // remover of a --rm container (engine.AttachOptions.Remove).
 func attachStreamsRemove(cmd *cobra.Command, eng *engine.Engine, id string, stdin, tty, remove bool) (int, error) {
+	return attachStreamsConn(cmd, eng, id, stdin, tty, remove, nil)
+}
+
+// attachStreamsConn is attachStreamsRemove over conn, a connection the
+// monitor handoff made (engine.AttachOptions.Conn), when not nil.
+func attachStreamsConn(cmd *cobra.Command, eng *engine.Engine, id string, stdin, tty, remove bool, conn *os.File) (int, error) {
 	ctx := context.WithoutCancel(cmd.Context())
 	ao := engine.AttachOptions{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Remove: remove}
+	if conn != nil {
+		ao.Conn = conn
+	}
 	if tty {
 		ao.Stderr = nil
 	}

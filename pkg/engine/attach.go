@@ -81,6 +81,10 @@ type AttachOptions struct {
 	// the removal, which needs the image store, to it. Without a client
 	// that stays to the end, the monitor removes the container itself.
 	Remove bool
+	// Conn, when set, is a connection to the monitor made by the handoff
+	// (PendingMonitor.PreAttach and AttachConn) whose hello, with Remove,
+	// was sent already: Attach uses it instead of dialing, and closes it.
+	Conn io.ReadWriteCloser
 }
 
 // Attach connects to the container's monitor and copies streams until the
@@ -89,20 +93,28 @@ type AttachOptions struct {
 func (e *Engine) Attach(ctx context.Context, ref string, opts AttachOptions) (int, error) {
 	id, err := e.store.resolve(ref)
 	if err != nil {
+		if opts.Conn != nil {
+			opts.Conn.Close()
+		}
 		return -1, err
 	}
-	conn, err := net.Dial("unix", e.AttachSocket(id))
-	if err != nil {
-		return -1, fmt.Errorf("attaching to %s: is it running? %w", ref, errdefs.ErrConflict)
+	conn := opts.Conn
+	if conn == nil {
+		c, err := net.Dial("unix", e.AttachSocket(id))
+		if err != nil {
+			return -1, fmt.Errorf("attaching to %s: is it running? %w", ref, errdefs.ErrConflict)
+		}
+		conn = c
+		hello := []byte{}
+		if opts.Remove {
+			hello = []byte("remove")
+		}
+		if err := WriteFrame(conn, FrameHello, hello); err != nil {
+			conn.Close()
+			return -1, fmt.Errorf("attaching to %s: %w", ref, err)
+		}
 	}
 	defer conn.Close()
-	hello := []byte{}
-	if opts.Remove {
-		hello = []byte("remove")
-	}
-	if err := WriteFrame(conn, FrameHello, hello); err != nil {
-		return -1, fmt.Errorf("attaching to %s: %w", ref, err)
-	}
 	var wmu sync.Mutex
 	send := func(kind byte, p []byte) error {
 		wmu.Lock()

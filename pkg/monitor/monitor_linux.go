@@ -36,6 +36,10 @@ type Options struct {
 	// Lock is the container's monitor lock, taken by the starter; nil
 	// means the monitor takes it.
 	Lock *os.File
+	// Attach is a client attached by the handoff
+	// (engine.PendingMonitor.PreAttach); it is served like one that
+	// dialed the attach socket.
+	Attach *os.File
 }
 
 // monitor is one container's keeper.
@@ -90,6 +94,15 @@ func Run(ctx context.Context, eng *engine.Engine, id string, opts Options) error
 		return err
 	}
 	defer ln.Close()
+	if opts.Attach != nil {
+		// Its hello, read while the runtime creates the container, lets a
+		// WaitAttach start go ahead without a round trip to the client.
+		conn, err := net.FileConn(opts.Attach)
+		opts.Attach.Close()
+		if err == nil {
+			m.addClient(conn)
+		}
+	}
 	go m.serve(ln)
 
 	backoff := 100 * time.Millisecond
@@ -445,11 +458,16 @@ func (m *monitor) serve(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		m.mu.Lock()
-		m.clients[conn] = &sync.Mutex{}
-		m.mu.Unlock()
-		go m.readClient(conn)
+		m.addClient(conn)
 	}
+}
+
+// addClient serves an attached client.
+func (m *monitor) addClient(conn net.Conn) {
+	m.mu.Lock()
+	m.clients[conn] = &sync.Mutex{}
+	m.mu.Unlock()
+	go m.readClient(conn)
 }
 
 // readClient serves one client; its first frame (a hello) or its going
@@ -707,11 +725,11 @@ func Inherit(eng *engine.Engine, id string, mo *Options) (string, error) {
 	}()
 	if fd, err := strconv.Atoi(os.Getenv("BERTH_MONITOR_HANDOFF_FD")); err == nil && fd > 2 && id == "-" {
 		unix.CloseOnExec(fd)
-		hid, lock, conn, err := engine.ReceiveHandoff(fd)
+		hid, lock, conn, attach, err := engine.ReceiveHandoff(fd)
 		if err != nil {
 			return "", err
 		}
-		mo.Sync, mo.Lock = conn, lock
+		mo.Sync, mo.Lock, mo.Attach = conn, lock, attach
 		if logf, err := os.OpenFile(filepath.Join(eng.RunDir(hid), "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600); err == nil {
 			unix.Dup3(int(logf.Fd()), 1, 0)
 			unix.Dup3(int(logf.Fd()), 2, 0)
