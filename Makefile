@@ -13,8 +13,12 @@ all: build
 
 build: bin/berth bin/berth-runtime bin/berth-monitor
 
+# Static like berth-runtime (cgo for nsenter; pure-Go net and user lookups):
+# every command, `berth run` included, skips the dynamic loader's start-up
+# (docs/engine.md, Performance).
 bin/berth: FORCE
-	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/berth
+	rm -f $@
+	$(GO) build -tags netgo,osusergo -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $@ ./cmd/berth
 
 # The runtime is its own lean binary (cmd/berth-runtime): runtime invocations
 # and container inits skip the start-up of the whole of berth. It is linked
