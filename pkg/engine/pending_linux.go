@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -42,15 +41,33 @@ func (e *Engine) SpawnMonitor(waitAttach bool) (*PendingMonitor, error) {
 		argv = append(argv, "--wait-attach")
 	}
 	argv = append(argv, "-")
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.ExtraFiles = []*os.File{theirs}
-	cmd.Env = append(os.Environ(), "BERTH_MONITOR_HANDOFF_FD=3")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	// syscall.ForkExec rather than os/exec: this is on the critical path
+	// of `run`, and os.StartProcess first probes pidfd support (opening a
+	// pidfd, signalling it, cloning a throwaway child) and opens
+	// /dev/null once per standard stream.
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
 		ours.Close()
 		return nil, fmt.Errorf("starting monitor: %w", err)
 	}
-	go cmd.Wait() // reaps the monitor if this process outlives it
+	defer null.Close()
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Env:   append(os.Environ(), "BERTH_MONITOR_HANDOFF_FD=3"),
+		Files: []uintptr{null.Fd(), null.Fd(), null.Fd(), theirs.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("starting monitor: %w", err)
+	}
+	go func() { // reaps the monitor if this process outlives it
+		var ws syscall.WaitStatus
+		for {
+			if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
+				return
+			}
+		}
+	}()
 	return &PendingMonitor{conn: ours, waitAttach: waitAttach}, nil
 }
 
