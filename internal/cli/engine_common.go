@@ -28,6 +28,21 @@ func openEngine(opts *Options) (*engine.Engine, error) {
 	return engine.New(eo)
 }
 
+// spawnMonitor starts the lean monitor of a container yet to be created,
+// before the engine is opened (engine.SpawnMonitorCommand), or returns nil
+// (runContainer then asks the engine for one).
+func spawnMonitor(opts *Options, waitAttach bool) *engine.PendingMonitor {
+	argv := leanMonitor(opts, defaultRuntime())
+	if argv == nil {
+		return nil
+	}
+	p, err := engine.SpawnMonitorCommand(argv, waitAttach)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
 // MonitorName is the lean monitor program (cmd/berth-monitor), installed
 // beside berth; without it, containers are kept by `berth monitor`.
 const MonitorName = "berth-monitor"

@@ -24,15 +24,20 @@ func NewCmdRun(opts *Options) *cobra.Command {
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The monitor starts before anything else: until the handoff
+			// its start-up is the longer of the two branches.
+			pending := spawnMonitor(opts, !detach)
 			req, err := f.request(cmd, args)
 			if err != nil {
+				pending.Close()
 				return err
 			}
 			eng, err := openEngine(opts)
 			if err != nil {
+				pending.Close()
 				return engineError(err)
 			}
-			return runContainer(cmd, eng, req, detach)
+			return runContainer(cmd, eng, req, detach, pending)
 		},
 	}
 	addCreateFlags(cmd.Flags(), f)
@@ -42,12 +47,14 @@ func NewCmdRun(opts *Options) *cobra.Command {
 
 // runContainer is `run`: create, start, and unless detached, attach and
 // return the container's exit code. A failed start leaves nothing behind.
-func runContainer(cmd *cobra.Command, eng *engine.Engine, req engine.CreateRequest, detach bool) error {
+func runContainer(cmd *cobra.Command, eng *engine.Engine, req engine.CreateRequest, detach bool, pending *engine.PendingMonitor) error {
 	ctx := cmd.Context()
 	// The monitor starts while the container is created and prepared.
-	pending, err := eng.SpawnMonitor(!detach)
-	if err != nil {
-		pending = nil // Start starts one
+	if pending == nil {
+		var err error
+		if pending, err = eng.SpawnMonitor(!detach); err != nil {
+			pending = nil // Start starts one
+		}
 	}
 	c, err := eng.Create(ctx, req)
 	if err != nil {

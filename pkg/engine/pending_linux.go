@@ -30,13 +30,24 @@ const handoffIDLen = 64
 // StartOptions{Monitor: p} hands it one, Close abandons it (it exits).
 // Its output goes to the container's monitor.log once it has one.
 func (e *Engine) SpawnMonitor(waitAttach bool) (*PendingMonitor, error) {
+	return SpawnMonitorCommand(e.opts.MonitorCommand, waitAttach)
+}
+
+// SpawnMonitorCommand is SpawnMonitor for a caller that has no Engine yet
+// (opening one opens the image store and the network manager): argv is
+// what the engine's Options.MonitorCommand will be. Starting the monitor
+// first lets its start-up overlap all of the client's work.
+func SpawnMonitorCommand(argv []string, waitAttach bool) (*PendingMonitor, error) {
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("starting monitor: no monitor command: %w", errdefs.ErrInvalidArgument)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor handoff socket: %w", err)
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "handoff"), os.NewFile(uintptr(fds[1]), "handoff")
 	defer theirs.Close()
-	argv := append(append([]string{}, e.opts.MonitorCommand...), "--prepared")
+	argv = append(append([]string{}, argv...), "--prepared")
 	if waitAttach {
 		argv = append(argv, "--wait-attach")
 	}
