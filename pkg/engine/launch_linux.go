@@ -173,6 +173,11 @@ func (e *Engine) StartWatchdog(id string) (done <-chan unix.WaitStatus, err erro
 // exits instead of at the next tick of a backing-off poll; the lock stays
 // the truth (the pid may be stale), re-checked at least every 20 ms.
 func (e *Engine) awaitMonitor(id string, deadline time.Time) bool {
+	// A monitor releases its lock before it sends the exit: an attached
+	// client usually finds it free at once, with no record to read.
+	if !e.MonitorAlive(id) {
+		return true
+	}
 	pidfd := -1
 	if c, err := e.store.load(id); err == nil && c.State.MonitorPid > 0 {
 		if fd, err := unix.PidfdOpen(c.State.MonitorPid, 0); err == nil {
