@@ -133,3 +133,23 @@ func TestEngineLeanMonitorHelpers(t *testing.T) {
 		t.Errorf("--rm with --restart: exit %d, %s", code, errOut)
 	}
 }
+
+// TestEngineRunHandoffAttach: an attached run is attached by the monitor
+// handoff (the container starts the moment it is created), so output the
+// container writes at once, on both streams, and its exit code all arrive;
+// `attach` by socket still works for a detached container.
+func TestEngineRunHandoffAttach(t *testing.T) {
+	e := newEngineEnv(t)
+	for _, flags := range [][]string{{"--rm"}, nil} {
+		out, errOut, code := e.run(flags, "sh", "-c", "seq 1 20000; echo oops >&2; exit 9")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if code != 9 || len(lines) != 20000 || lines[19999] != "20000" || strings.TrimSpace(errOut) != "oops" {
+			t.Fatalf("run %v: code %d, %d lines (last %q), stderr %q", flags, code, len(lines), lines[len(lines)-1], errOut)
+		}
+	}
+	id := e.mustRunD(nil, "sh", "-c", "sleep 3; echo late; exit 3")
+	out, _, code := e.berth("attach", id)
+	if code != 3 || strings.TrimSpace(out) != "late" {
+		t.Fatalf("attach: code %d out %q", code, out)
+	}
+}
