@@ -99,7 +99,7 @@ func (e *Engine) Prepare(ctx context.Context, c *Container) (_ *Bundle, retErr e
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(spec)
+	b, err := marshalSpec(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -348,4 +348,26 @@ func loadJSON(path string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// linuxSpec is how a Linux spec is written: the platforms berth never
+// fills are shadowed by always-empty fields, so encoding/json does not
+// build their codecs (it builds the codecs of every type reachable from
+// the one it encodes, in each process, and the spec is the largest type
+// `run` encodes). The output is the plain spec's.
+type linuxSpec struct {
+	*specs.Spec
+	Solaris json.RawMessage `json:"solaris,omitempty"`
+	Windows json.RawMessage `json:"windows,omitempty"`
+	VM      json.RawMessage `json:"vm,omitempty"`
+	ZOS     json.RawMessage `json:"zos,omitempty"`
+	FreeBSD json.RawMessage `json:"freebsd,omitempty"`
+}
+
+// marshalSpec encodes spec as json.Marshal does.
+func marshalSpec(spec *specs.Spec) ([]byte, error) {
+	if spec.Solaris != nil || spec.Windows != nil || spec.VM != nil || spec.ZOS != nil || spec.FreeBSD != nil {
+		return json.Marshal(spec)
+	}
+	return json.Marshal(linuxSpec{Spec: spec})
 }
