@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -21,7 +23,10 @@ import (
 // mmap of the runtime failed. Whenever the init's heap had to grow before
 // the exec (compiling seccomp, converting args and environment), it died
 // with "fatal error: runtime: out of memory" on the container's stderr,
-// which that program never shows.
+// which that program never shows; when the scheduler started a thread
+// (a system call that blocked a moment under load), with "pthread_create
+// failed". Now the memory limits are set by the init's last raw system
+// calls before execve (rlimit_linux.go).
 //
 // These containers make the init allocate many megabytes after the point
 // where the old init had set the limits (an environment of 5 MiB,
@@ -189,5 +194,53 @@ func TestRlimitsRefusedAtCreate(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRlimitsExecAddressSpace: exec into a running container takes the same
+// last steps as the init (and failed the same way).
+func TestRlimitsExecAddressSpace(t *testing.T) {
+	rt := newRuntime(t)
+	var stack unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &stack); err != nil {
+		t.Fatal(err)
+	}
+	if stack.Max < 64<<20 {
+		t.Skipf("hard RLIMIT_STACK %d is below the 64 MiB this test needs for a large environment", stack.Max)
+	}
+	id := uniqueID(t)
+	if _, err := rt.Create(id, &runtime.CreateOptions{Bundle: testutil.Bundle(t, testSpec("sleep", "1000"))}); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Delete(id, true)
+	if err := rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	const mib = 1 << 20
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &specs.Process{
+		Args: []string{"sh", "-c", "echo as=$(ulimit -v) big=${#BIG039}"},
+		Cwd:  "/",
+		Env:  append([]string{"PATH=/bin"}, bigEnv(40)...),
+		Rlimits: []specs.POSIXRlimit{
+			{Type: "RLIMIT_AS", Soft: 256 * mib, Hard: 256 * mib},
+			{Type: "RLIMIT_STACK", Soft: 64 * mib, Hard: stack.Max},
+		},
+	}
+	code, err := rt.Exec(id, &runtime.ExecOptions{Process: p, Stdout: w, Stderr: w})
+	w.Close()
+	out, _ := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("as=%d big=%d", 256*1024, 127<<10); code != 0 || !strings.Contains(string(out), want) {
+		if len(out) > 2000 {
+			out = out[:2000]
+		}
+		t.Fatalf("exit %d, want 0 and %q; output:\n%s", code, want, out)
 	}
 }

@@ -266,9 +266,14 @@ func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, prese
 	if err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
+	// Read /proc now: once the filter is loaded, a system call that blocks
+	// may make the Go scheduler start a thread, which the profile may
+	// refuse (rlimit_linux.go).
+	lastCap()
 	// Before seccomp, whose profile may not allow setrlimit, and while we
-	// still hold CAP_SYS_RESOURCE to raise a hard limit.
-	if err := applyRlimits(p.Rlimits); err != nil {
+	// still hold CAP_SYS_RESOURCE to raise a hard limit; the memory limits
+	// are set by exe.exec.
+	if exe.late, err = applyRlimits(p.Rlimits); err != nil {
 		return err
 	}
 	// Before seccomp, whose profile may not allow these. Nothing of the runtime may leak into the container (CVE-2024-21626).

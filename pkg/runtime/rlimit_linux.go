@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,23 +14,38 @@ import (
 	"github.com/berth/berth/pkg/seccomp"
 )
 
-// process.rlimits take effect in the init just before it execs the
-// container's process, and from then on nothing of the Go runtime may ask
-// the kernel for memory. A limit such as RLIMIT_AS or RLIMIT_DATA may be far
-// below what the runtime has already mapped (its address space is over
-// 1 GiB, mostly PROT_NONE reservations, and they count): the kernel then
-// refuses every further mmap, so a heap that must grow, a new thread or a
-// sweep of the garbage collector kills the init with "fatal error: runtime:
-// out of memory", written to the container's stderr after start returned.
-// When the limits were set at create time, a container with such limits
-// failed whenever the init allocated enough before its exec (on a loaded
-// machine, or with a large environment).
+// process.rlimits take effect in the init, and those that limit memory
+// (RLIMIT_AS, RLIMIT_DATA) only in its very last system call before execve:
+// they may be far below what the Go runtime has already mapped (its address
+// space is over 1 GiB, mostly PROT_NONE reservations, and they count), and
+// the kernel then refuses every further mmap. A heap that must grow, or a
+// new thread (the scheduler starts one whenever a system call blocks for a
+// moment under load), then kills the init with "fatal error: runtime: out of
+// memory" or "pthread_create failed", written to the container's stderr
+// after start returned. When every limit was set at create time, a
+// container with such limits failed now and then on a loaded machine, and
+// every time with a large environment.
 //
 // So create only checks the limits (checkRlimits makes the tests
-// setrlimit(2) makes), and the last steps of the init (finalize) first
-// allocate all they need (execve's arrays, the compiled seccomp filter),
-// then apply the limits with the collector stopped, and exec with a raw
-// execve.
+// setrlimit(2) makes); the last steps of the init (finalize) allocate all
+// they need first (execve's arrays, the compiled seccomp filter), set the
+// other limits while still privileged (applyRlimits; for a memory limit it
+// only raises the hard limit if asked, which needs CAP_SYS_RESOURCE, and
+// leaves the soft one), and execArgs.exec sets the memory limits with raw
+// prlimit64 calls immediately before a raw execve: nothing of the Go
+// runtime runs in between. Lowering a limit needs no privilege, so that
+// works after the capabilities are dropped; it needs a seccomp profile
+// that allows prlimit64, as Docker's default one does.
+//
+// The seccomp filter is the same kind of point of no return: a profile
+// whose default action is an error (runtime-tools' default one) refuses
+// clone3, which glibc's pthread_create tries first, so a thread the
+// scheduler starts after the filter is loaded (when a system call blocks a
+// moment on a loaded machine) aborts the init with "pthread_create failed:
+// Operation not permitted". finalize therefore reads what it needs from
+// /proc before loading the filter; what remains after it are short
+// non-blocking system calls (prctl, capset, setresuid), which leaves a
+// small window (see docs/runtime-conformance.md).
 
 // checkRlimits reports, without changing anything, the error setrlimit(2)
 // would give for one of limits: an unknown or repeated type, a soft limit
@@ -97,36 +111,43 @@ func nrOpen() uint64 {
 	return n
 }
 
-// limitsMemory reports whether limits may stop the Go runtime from mapping
-// memory.
-func limitsMemory(limits []specs.POSIXRlimit) bool {
-	for _, rl := range limits {
-		if rl.Type == "RLIMIT_AS" || rl.Type == "RLIMIT_DATA" {
-			return true
-		}
-	}
-	return false
-}
+// limitsMemory reports whether a limit of type res may stop the Go runtime
+// from mapping memory, so that it must be set only just before execve.
+func limitsMemory(res int) bool { return res == unix.RLIMIT_AS || res == unix.RLIMIT_DATA }
 
-// applyRlimits sets limits on this process. Everything the init does after
-// it must not allocate (see the top of this file); it stops the garbage
-// collector first when a limit may stop the runtime from mapping memory.
-func applyRlimits(limits []specs.POSIXRlimit) error {
-	if limitsMemory(limits) {
-		// No new cycle from here on, and none half done: GC returns once
-		// the cycle it runs has swept every span (a sweep allocates mark
-		// bits from the kernel).
-		debug.SetGCPercent(-1)
-		goruntime.GC()
-	}
+// applyRlimits sets limits on this process, except the soft (and a lowered
+// hard) value of the memory limits, which it returns for execArgs.exec to
+// set last.
+func applyRlimits(limits []specs.POSIXRlimit) ([]lateRlimit, error) {
+	var late []lateRlimit
 	for _, rl := range limits {
+		res := rlimitNames[rl.Type]
+		lim := syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if limitsMemory(res) {
+			late = append(late, lateRlimit{name: rl.Type, res: res, lim: unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}})
+			var cur syscall.Rlimit
+			if err := syscall.Getrlimit(res, &cur); err != nil {
+				return nil, fmt.Errorf("process.rlimits %s: %w", rl.Type, err)
+			}
+			if rl.Hard <= cur.Max {
+				continue // lowering needs no privilege: all of it comes last
+			}
+			lim.Cur = cur.Cur // raise the hard limit now, constrain nothing yet
+		}
 		// syscall.Setrlimit, not a raw prlimit: for RLIMIT_NOFILE it also
 		// tells the syscall package to leave the limit alone at exec.
-		if err := syscall.Setrlimit(rlimitNames[rl.Type], &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
-			return fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+		if err := syscall.Setrlimit(res, &lim); err != nil {
+			return nil, fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
-	return nil
+	return late, nil
+}
+
+// lateRlimit is a limit execArgs.exec sets just before execve.
+type lateRlimit struct {
+	name string
+	res  int
+	lim  unix.Rlimit
 }
 
 // execArgs is an execve(2) call prepared in advance, so that making it
@@ -134,6 +155,7 @@ func applyRlimits(limits []specs.POSIXRlimit) error {
 type execArgs struct {
 	path       *byte
 	argv, envv []*byte
+	late       []lateRlimit // set by exec, last
 }
 
 // prepareExec converts path, args and env for execve. It also puts back the
@@ -159,8 +181,15 @@ func prepareExec(path string, args, env []string) (*execArgs, error) {
 	return &e, nil
 }
 
-// exec replaces this process; it returns only on failure.
+// exec sets the late limits and replaces this process, with raw system
+// calls only (no scheduler, no allocation); it returns only on failure.
 func (e *execArgs) exec() error {
+	for i := range e.late {
+		l := &e.late[i]
+		if _, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(l.res), uintptr(unsafePointer(&l.lim)), 0, 0, 0); errno != 0 {
+			return fmt.Errorf("process.rlimits %s (soft %d, hard %d), set just before execve: %w (does the seccomp profile allow prlimit64?)", l.name, l.lim.Cur, l.lim.Max, errno)
+		}
+	}
 	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafePointer(e.path)),
 		uintptr(unsafePointer(&e.argv[0])), uintptr(unsafePointer(&e.envv[0])))
 	goruntime.KeepAlive(e)
