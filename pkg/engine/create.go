@@ -147,7 +147,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	defer func() {
 		if retErr != nil {
 			for _, v := range made {
-				e.volumes.Remove(v)
+				e.removeVolume(v)
 			}
 			if req.Rootfs == "" && e.opts.Images != nil {
 				e.opts.Images.Remove(ctx, id, img.ID)
@@ -335,14 +335,12 @@ func (e *Engine) planMounts(c *Container, made *[]string) ([]MountPoint, error) 
 			anon := ms.Source == ""
 			if !anon {
 				if _, err := e.volumes.Get(ms.Source); err != nil {
-					v, err := e.volumes.Create(ms.Source, nil, false)
-					if err != nil {
+					if _, err := e.CreateVolume(ms.Source, nil, false); err != nil {
 						return nil, err
 					}
-					_ = v
 				}
 			}
-			v, err := e.volumes.Create(ms.Source, nil, anon)
+			v, err := e.CreateVolume(ms.Source, nil, anon)
 			if err != nil {
 				return nil, err
 			}
@@ -369,7 +367,7 @@ func (e *Engine) planMounts(c *Container, made *[]string) ([]MountPoint, error) 
 		if seen[dst] || !filepath.IsAbs(dst) {
 			continue
 		}
-		v, err := e.volumes.Create("", nil, true)
+		v, err := e.CreateVolume("", nil, true)
 		if err != nil {
 			return nil, err
 		}

@@ -235,6 +235,7 @@ func (e *Engine) attachOne(ctx context.Context, c *Container, name, netns string
 			return nil, err
 		}
 	}
+	e.EmitNetwork("connect", att.NetworkID, name, c.ID)
 	return att, nil
 }
 
@@ -331,6 +332,7 @@ func (e *Engine) Disconnect(ctx context.Context, ref, name string) error {
 		if err := e.opts.Network.Detach(ctx, name, c.ID); err != nil {
 			return err
 		}
+		e.emitDisconnect(c, name)
 	}
 	_, err = e.Update(c.ID, func(rec *Container) error {
 		rec.ExtraNetworks = slices.DeleteFunc(rec.ExtraNetworks, func(n string) bool { return n == name })
@@ -387,6 +389,7 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 			if err != nil {
 				slog.Warn("detaching from network", "container", c.ID, "network", name, "err", err)
 			}
+			e.emitDisconnect(c, name)
 		}
 	}
 	unix.Unmount(netns, unix.MNT_DETACH)
@@ -417,4 +420,13 @@ func newNetNS(path string) error {
 		return err
 	}
 	return nil
+}
+
+// emitDisconnect records docker's disconnect event of c from network name.
+func (e *Engine) emitDisconnect(c *Container, name string) {
+	id := ""
+	if ep := c.NetworkSettings.Networks[name]; ep != nil {
+		id = ep.NetworkID
+	}
+	e.EmitNetwork("disconnect", id, name, c.ID)
 }

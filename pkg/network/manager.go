@@ -43,6 +43,8 @@ type Manager struct {
 	defaultBridge string // bridge device of DefaultNetwork
 	pool          []netip.Prefix
 	k             *kernel
+	// events receives "create" and "destroy" of networks (WithEvents).
+	events func(action string, n *Network)
 }
 
 // Option adjusts a Manager.
@@ -52,6 +54,19 @@ type Option func(*Manager)
 // device name, overriding the names derived from the state root.
 func WithKernelNames(table, defaultBridge string) Option {
 	return func(m *Manager) { m.table, m.defaultBridge = table, defaultBridge }
+}
+
+// WithEvents has fn called after a network is created ("create") or
+// removed ("destroy"), to record docker's network events.
+func WithEvents(fn func(action string, n *Network)) Option {
+	return func(m *Manager) { m.events = fn }
+}
+
+// emit reports a network event to the WithEvents hook.
+func (m *Manager) emit(action string, n *Network) {
+	if m.events != nil {
+		m.events(action, n)
+	}
 }
 
 // WithSubnetPool sets the subnets auto-picked for new networks, in order.
@@ -284,6 +299,7 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
 	}
 	slog.Debug("network created", "name", n.Name, "subnet", n.Subnet, "bridge", n.Bridge)
+	m.emit("create", n)
 	return n, nil
 }
 
@@ -748,6 +764,7 @@ func (m *Manager) remove(ctx context.Context, n *Network) error {
 	// The lock file goes with the directory; a waiter on it finds the
 	// definition gone and gives up.
 	os.RemoveAll(filepath.Join(m.runDir, n.ID))
+	m.emit("destroy", n)
 	// With the last network goes the table (the manager lock keeps Create out).
 	if rest, err := m.List(ctx); err == nil && len(rest) == 0 {
 		return m.k.destroy()
