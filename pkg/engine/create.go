@@ -129,6 +129,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if c.HostConfig.Runtime == "" {
 		c.HostConfig.Runtime = e.opts.Runtime
 	}
+	if err := checkResources(c.HostConfig); err != nil {
+		return nil, err
+	}
 	if err := checkCapabilities(c.HostConfig); err != nil {
 		return nil, err
 	}

@@ -149,6 +149,17 @@ type HostConfig struct {
 	DnsSearch  []string `json:",omitempty"` //nolint:revive // docker's spelling
 	DnsOptions []string `json:",omitempty"` //nolint:revive // docker's spelling
 	ExtraHosts []string `json:",omitempty"`
+
+	// CpuPeriod and CpuQuota are the CFS period and quota in
+	// microseconds (--cpu-period, --cpu-quota; --cpus sets NanoCpus
+	// instead), CpusetMems the memory nodes (--cpuset-mems),
+	// MemoryReservation the soft limit in bytes (--memory-reservation),
+	// BlkioWeight the relative block I/O weight, 10 to 1000 (--blkio-weight).
+	CpuPeriod         int64  //nolint:revive // docker's spelling
+	CpuQuota          int64  //nolint:revive // docker's spelling
+	CpusetMems        string //nolint:revive // docker's spelling
+	MemoryReservation int64
+	BlkioWeight       uint16
 }
 
 // MountSpec is one --mount (or -v / --tmpfs) request.
