@@ -47,6 +47,8 @@ type AttachRequest struct {
 	HostsPath string
 	// IP is a static address (--ip); empty picks a free one.
 	IP string
+	// MAC is the device's address (--mac-address); empty derives one.
+	MAC string
 }
 
 // PortMapping is one published port.
@@ -90,6 +92,19 @@ func (e *Engine) checkNetwork(ctx context.Context, c *Container, ip string) erro
 		if addr == HostGateway && mode == "none" {
 			return fmt.Errorf("--add-host %s: %s needs a network (bridge, host or a network name), not --network none: %w", eh, HostGateway, errdefs.ErrInvalidArgument)
 		}
+	}
+	if c.Config.MacAddress != "" {
+		mac, err := ParseMAC(c.Config.MacAddress)
+		if err != nil {
+			return err
+		}
+		if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
+			return fmt.Errorf("conflicting options: mac-address and the network mode (--network %s): %w", mode, errdefs.ErrInvalidArgument)
+		}
+		c.Config.MacAddress = mac
+	}
+	if err := e.checkLinks(c); err != nil {
+		return err
 	}
 	if ref, ok := strings.CutPrefix(mode, "container:"); ok {
 		return e.checkJoin(c, ref, ip)

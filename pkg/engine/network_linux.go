@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,6 +61,15 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, 
 	}
 	if err := e.recordNetworks(c, netns, names, atts); err != nil {
 		return "", false, err
+	}
+	if len(c.HostConfig.Links) > 0 {
+		lines, err := e.linkLines(ctx, c)
+		if err == nil {
+			err = appendInPlace(filepath.Join(e.store.dir(c.ID), "hosts"), lines)
+		}
+		if err != nil {
+			return "", false, err
+		}
 	}
 	primary := atts[0]
 	resolv := ""
@@ -218,10 +228,11 @@ func publishedPorts(c *Container) []PortMapping {
 // attachOne joins the container's namespace to one network; the primary
 // network also publishes ports and takes the static address (--ip).
 func (e *Engine) attachOne(ctx context.Context, c *Container, name, netns string, primary bool) (*Attachment, error) {
-	req := AttachRequest{Network: name, ContainerID: c.ID, Name: c.Name, Aliases: c.HostConfig.Aliases,
+	req := AttachRequest{Network: name, ContainerID: c.ID, Name: c.Name, Aliases: aliasesOn(c, name),
 		NetNSPath: netns, HostsPath: filepath.Join(e.store.dir(c.ID), "hosts")}
 	if primary {
 		req.Ports = publishedPorts(c)
+		req.MAC = c.Config.MacAddress
 	}
 	if ep := c.NetworkSettings.Networks[name]; ep != nil && ep.IPAMConfig != nil {
 		req.IP = ep.IPAMConfig.IPv4Address
@@ -250,7 +261,7 @@ func (e *Engine) recordNetworks(c *Container, netns string, names []string, atts
 		for i, name := range names {
 			att := atts[i]
 			ep := &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP, IPPrefixLen: att.PrefixLen,
-				Gateway: att.Gateway, MacAddress: att.MAC, Aliases: c.HostConfig.Aliases}
+				Gateway: att.Gateway, MacAddress: att.MAC, Aliases: aliasesOn(c, name)}
 			if old := rec.NetworkSettings.Networks[name]; old != nil {
 				ep.IPAMConfig = old.IPAMConfig
 			}
@@ -270,6 +281,19 @@ func (e *Engine) recordNetworks(c *Container, netns string, names []string, atts
 // Connect attaches a container to another network: at once when it runs,
 // and at every start.
 func (e *Engine) Connect(ctx context.Context, ref, name string) error {
+	return e.ConnectWith(ctx, ref, name, ConnectOptions{})
+}
+
+// ConnectOptions are what `network connect` may ask for on the network.
+type ConnectOptions struct {
+	// IP is a static IPv4 address (--ip); empty picks a free one.
+	IP string
+	// Aliases are more names the container answers to on the network (--alias).
+	Aliases []string
+}
+
+// ConnectWith is Connect with a static address and aliases on the network.
+func (e *Engine) ConnectWith(ctx context.Context, ref, name string, opts ConnectOptions) error {
 	c, err := e.Load(ctx, ref)
 	if err != nil {
 		return err
@@ -287,6 +311,14 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 	if strings.HasPrefix(mode, "container:") {
 		return fmt.Errorf("container %s shares the network of another container and cannot join networks of its own: %w", c.Name, errdefs.ErrConflict)
 	}
+	want, err := e.checkConnect(ctx, name, opts)
+	if err != nil {
+		return err
+	}
+	if c.NetworkSettings.Networks == nil {
+		c.NetworkSettings.Networks = map[string]*EndpointSettings{}
+	}
+	c.NetworkSettings.Networks[name] = want
 	if c.State.Running {
 		att, err := e.attachOne(ctx, c, name, c.NetworkSettings.SandboxKey, false)
 		if err != nil {
@@ -296,8 +328,8 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 			if rec.NetworkSettings.Networks == nil {
 				rec.NetworkSettings.Networks = map[string]*EndpointSettings{}
 			}
-			rec.NetworkSettings.Networks[name] = &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP,
-				IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: c.HostConfig.Aliases}
+			rec.NetworkSettings.Networks[name] = &EndpointSettings{IPAMConfig: want.IPAMConfig, NetworkID: att.NetworkID, IPAddress: att.IP,
+				IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: want.Aliases}
 			return nil
 		}); err != nil {
 			return err
@@ -308,12 +340,46 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 		if rec.NetworkSettings.Networks == nil {
 			rec.NetworkSettings.Networks = map[string]*EndpointSettings{}
 		}
-		if rec.NetworkSettings.Networks[name] == nil {
-			rec.NetworkSettings.Networks[name] = &EndpointSettings{}
+		if !c.State.Running || rec.NetworkSettings.Networks[name] == nil {
+			rec.NetworkSettings.Networks[name] = want
 		}
 		return nil
 	})
 	return err
+}
+
+// checkConnect validates `network connect --ip --alias` as docker does and
+// returns the endpoint's configuration.
+func (e *Engine) checkConnect(ctx context.Context, name string, opts ConnectOptions) (*EndpointSettings, error) {
+	ep := &EndpointSettings{}
+	for _, a := range opts.Aliases {
+		if strings.HasPrefix(a, "/") || !validName(a) {
+			return nil, fmt.Errorf("invalid --alias %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", a, errdefs.ErrInvalidArgument)
+		}
+	}
+	if len(opts.Aliases) > 0 {
+		if name == "bridge" {
+			return nil, fmt.Errorf("network-scoped alias is supported only for containers in user defined networks: %w", errdefs.ErrInvalidArgument)
+		}
+		ep.Aliases = slices.Clone(opts.Aliases)
+	}
+	if opts.IP == "" {
+		return ep, nil
+	}
+	a, err := netip.ParseAddr(opts.IP)
+	if err != nil || !a.Is4() {
+		return nil, fmt.Errorf("invalid IPv4 address: %s: %w", opts.IP, errdefs.ErrInvalidArgument)
+	}
+	if name == "bridge" {
+		return nil, fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
+	}
+	if ac, ok := e.opts.Network.(AddressChecker); ok {
+		if err := ac.CheckAddress(ctx, name, a.String()); err != nil {
+			return nil, err
+		}
+	}
+	ep.IPAMConfig = &EndpointIPAMConfig{IPv4Address: a.String()}
+	return ep, nil
 }
 
 // Disconnect detaches a container from a network it was connected to.
@@ -429,4 +495,16 @@ func (e *Engine) emitDisconnect(c *Container, name string) {
 		id = ep.NetworkID
 	}
 	e.EmitNetwork("disconnect", id, name, c.ID)
+}
+
+// aliasesOn is the container's aliases on network name: --network-alias on
+// the network it was created on, `network connect --alias` on the others.
+func aliasesOn(c *Container, name string) []string {
+	if name == c.HostConfig.NetworkMode {
+		return c.HostConfig.Aliases
+	}
+	if ep := c.NetworkSettings.Networks[name]; ep != nil {
+		return ep.Aliases
+	}
+	return nil
 }

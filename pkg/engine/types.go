@@ -100,6 +100,9 @@ type Config struct {
 	Labels       map[string]string
 	StopSignal   string `json:",omitempty"`
 	StopTimeout  *int   `json:",omitempty"`
+	// MacAddress is the address asked for the container's device on its
+	// network (--mac-address).
+	MacAddress string `json:",omitempty"`
 }
 
 // HealthConfig is how to check a container's health (docker's Healthcheck).
@@ -160,6 +163,11 @@ type HostConfig struct {
 	CpusetMems        string //nolint:revive // docker's spelling
 	MemoryReservation int64
 	BlkioWeight       uint16
+
+	// Links are legacy links (--link NAME[:ALIAS]) in docker's form,
+	// "/NAME:/SELF/ALIAS": the linked container's address is written under
+	// ALIAS, its host name and NAME into this container's /etc/hosts.
+	Links []string `json:",omitempty"`
 }
 
 // MountSpec is one --mount (or -v / --tmpfs) request.

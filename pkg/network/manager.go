@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -515,12 +516,35 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
+	mac := macFor(ip)
+	macUser := func(mac string) *endpoint {
+		for _, other := range eps {
+			if other.MAC == mac {
+				return other
+			}
+		}
+		return nil
+	}
+	if req.MAC != nil {
+		mac = req.MAC.String()
+		if other := macUser(mac); other != nil {
+			return nil, fmt.Errorf("attach: mac address %s is already in use on network %s by container %s: %w", mac, n.Name, cmpOr(other.Name, other.ContainerID), errdefs.ErrConflict)
+		}
+	}
+	for macUser(mac) != nil {
+		// Another member chose (--mac-address) the address derived from
+		// this IP: take a random locally administered one.
+		b := make([]byte, 6)
+		rand.Read(b)
+		b[0] = b[0]&0xfc | 0x02
+		mac = net.HardwareAddr(b).String()
+	}
 	ep := &endpoint{
 		Attachment: Attachment{
 			Network: n.Name, NetworkID: n.ID, ContainerID: req.ContainerID,
 			Name: req.Name, Aliases: slices.Clone(req.Aliases),
 			Interface: req.Interface, HostVeth: vethName(n.ID, req.ContainerID),
-			IP: ip, PrefixLen: n.Subnet.Bits(), MAC: macFor(ip),
+			IP: ip, PrefixLen: n.Subnet.Bits(), MAC: mac,
 		},
 		NetNSPath: req.NetNSPath, NetNSDev: dev, NetNSIno: ino,
 		HostsPath: req.HostsPath, Hostname: req.Hostname, Created: time.Now().UTC(),

@@ -1,7 +1,9 @@
 package network
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -103,6 +105,9 @@ type AttachRequest struct {
 	IP netip.Addr
 	// Interface names the device in the container; unset picks eth0, eth1...
 	Interface string
+	// MAC is the container device's address (docker's --mac-address); unset
+	// derives one from the IP address (02:42 and its four bytes).
+	MAC net.HardwareAddr
 	// Ports are published on the host.
 	Ports []PortMapping
 	// HostsPath is the file the engine bind-mounts at the container's
@@ -289,6 +294,11 @@ func (r *AttachRequest) validate() error {
 	if r.IP.IsValid() && !r.IP.Is4() {
 		return inval("IP %s: only IPv4 is supported", r.IP)
 	}
+	if r.MAC != nil {
+		if err := ValidateMAC(r.MAC); err != nil {
+			return fmt.Errorf("attach: %w", err)
+		}
+	}
 	if r.Interface != "" && (len(r.Interface) > 15 || !nameRE().MatchString(r.Interface)) {
 		return inval("interface name %q", r.Interface)
 	}
@@ -320,6 +330,20 @@ func (r *AttachRequest) validate() error {
 			}
 			seen[k] = true
 		}
+	}
+	return nil
+}
+
+// ValidateMAC checks that mac can be an Ethernet device's own address: six
+// bytes, not multicast (nor broadcast) and not all zeros.
+func ValidateMAC(mac net.HardwareAddr) error {
+	switch {
+	case len(mac) != 6:
+		return fmt.Errorf("%s is not a valid mac address: want six bytes such as 02:42:ac:11:00:02: %w", mac, errdefs.ErrInvalidArgument)
+	case mac[0]&1 != 0:
+		return fmt.Errorf("%s is not a valid mac address: it is a multicast address (the first byte must be even): %w", mac, errdefs.ErrInvalidArgument)
+	case bytes.Equal(mac, make(net.HardwareAddr, 6)):
+		return fmt.Errorf("%s is not a valid mac address: all zeros: %w", mac, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

@@ -248,3 +248,161 @@ func TestEngfeat3UpdateResources(t *testing.T) {
 		t.Errorf("create + start: quota %q", v)
 	}
 }
+
+// resolved is the address a name resolves to inside a container (through
+// its /etc/hosts, as every libc lookup there).
+func (e *engineEnv) resolved(ctr, name string) string {
+	e.t.Helper()
+	out, _, _ := e.berth("exec", ctr, "ping", "-c", "1", "-W", "1", name)
+	// PING name (ADDR): 56 data bytes
+	if _, rest, ok := strings.Cut(out, "("); ok {
+		addr, _, _ := strings.Cut(rest, ")")
+		return addr
+	}
+	return ""
+}
+
+// network connect --ip --alias, run --network-alias and --mac-address on
+// user networks, and legacy --link on the default bridge.
+func TestEngfeat3NetworkConnectMacLink(t *testing.T) {
+	e := newEngineEnv(t)
+	sfx := netSuffix()
+	net1, net2 := "n1-"+sfx, "n2-"+sfx
+	a, b, c, d, db := "a-"+sfx, "b-"+sfx, "c-"+sfx, "d-"+sfx, "db-"+sfx
+	t.Cleanup(func() {
+		e.berth("rm", "-f", a, b, c, d, db)
+		e.berth("network", "rm", net1, net2)
+	})
+	s1 := freeSubnet(t)
+	mustBerth(t, e, "network", "create", "--subnet", s1.String(), net1)
+	s2 := freeSubnet(t)
+	mustBerth(t, e, "network", "create", "--subnet", s2.String(), net2)
+	base2 := strings.TrimSuffix(s2.Addr().String(), ".0")
+	fixed := base2 + ".50"
+	mac := "02:" + sfx[0:2] + ":" + sfx[2:4] + ":" + sfx[4:6] + ":" + sfx[6:8] + ":42"
+	runD := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(mustBerth(t, e, append(append([]string{"run", "-d"}, args[:len(args)-1]...), "--rootfs", e.rootfs, "sleep", args[len(args)-1])...))
+	}
+	runD("--name", a, "--network", net1, "--network-alias", "web", "--mac-address", strings.ToUpper(mac), "300")
+	runD("--name", b, "--network", net1, "300")
+	aIP1 := e.inspect(a, "{{(index .NetworkSettings.Networks \""+net1+"\").IPAddress}}")
+	if got := e.resolved(b, "web"); got != aIP1 {
+		t.Errorf("alias web from %s: %q, want %s", b, got, aIP1)
+	}
+	checkMAC := func(when string) {
+		t.Helper()
+		if out, _, _ := e.berth("exec", a, "cat", "/sys/class/net/eth0/address"); strings.TrimSpace(out) != mac {
+			t.Errorf("%s: eth0 MAC %q, want %s", when, out, mac)
+		}
+		if got := e.inspect(a, "{{.Config.MacAddress}} {{(index .NetworkSettings.Networks \""+net1+"\").MacAddress}}"); got != mac+" "+mac {
+			t.Errorf("%s: inspect MAC %q", when, got)
+		}
+	}
+	checkMAC("run")
+
+	// connect --ip --alias: the address is the container's on eth1, and
+	// the alias resolves from the network's other members.
+	mustBerth(t, e, "network", "connect", "--ip", fixed, "--alias", "api", "--alias", "api2", net2, a)
+	runD("--name", c, "--network", net2, "300")
+	if out, _, _ := e.berth("exec", a, "ip", "-4", "-o", "addr", "show", "eth1"); !strings.Contains(out, fixed+"/24") {
+		t.Errorf("eth1 after connect --ip: %q", out)
+	}
+	for _, name := range []string{"api", "api2", a} {
+		if got := e.resolved(c, name); got != fixed {
+			t.Errorf("%s from %s: %q, want %s", name, c, got, fixed)
+		}
+	}
+	if got := e.resolved(c, "web"); got != "" {
+		t.Errorf("--network-alias of %s resolves on %s: %q", net1, net2, got)
+	}
+	if got := e.inspect(a, "{{(index .NetworkSettings.Networks \""+net2+"\").IPAMConfig.IPv4Address}} {{json (index .NetworkSettings.Networks \""+net2+"\").Aliases}}"); got != fixed+` ["api","api2"]` {
+		t.Errorf("inspect after connect: %q", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "connect", "--ip", fixed, net2, b}, "already in use"},
+		{[]string{"network", "connect", "--ip", "192.0.2.9", net2, b}, "not usable"},
+	} {
+		if _, errOut, code := e.berth(tc.args...); code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want 1 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if _, errOut, code := e.berth("network", "connect", "--ip", "nope", net2, b); code != 125 || !strings.Contains(errOut, "invalid argument \"nope\" for \"--ip\" flag") {
+		t.Errorf("connect --ip nope: exit %d %q", code, errOut)
+	}
+	if got := e.inspect(b, "{{len .NetworkSettings.Networks}}"); got != "1" {
+		t.Errorf("refused connects left %s networks on %s", got, b)
+	}
+
+	// A restart keeps the MAC, the fixed address and the aliases.
+	mustBerth(t, e, "restart", "-t", "1", a)
+	checkMAC("restart")
+	if got := e.resolved(c, "api"); got != fixed {
+		t.Errorf("api after restart: %q, want %s", got, fixed)
+	}
+	// The MAC is taken on net1 while a runs; the address is free after rm.
+	if _, errOut, code := e.berth("run", "--rm", "--network", net1, "--mac-address", mac, "--rootfs", e.rootfs, "true"); code != 125 || !strings.Contains(errOut, "already in use") {
+		t.Errorf("duplicate MAC: exit %d %q", code, errOut)
+	}
+	mustBerth(t, e, "rm", "-f", a)
+	runD("--name", d, "--network", net2, "--ip", fixed, "300")
+
+	// --link on the default bridge: the linked container's address under
+	// its alias, its host name and its name.
+	dbID := runD("--name", db, "300")
+	dbIP := e.inspect(db, "{{.NetworkSettings.Networks.bridge.IPAddress}}")
+	out, errOut, code := e.berth("run", "--rm", "--link", db+":database", "--rootfs", e.rootfs, "cat", "/etc/hosts")
+	if code != 0 || !strings.Contains(out, dbIP+"\tdatabase "+dbID[:12]+" "+db+"\n") {
+		t.Errorf("--link %s:database: exit %d %s\n%s", db, code, errOut, out)
+	}
+	out, errOut, code = e.berth("run", "--rm", "--link", db, "--rootfs", e.rootfs, "ping", "-c", "1", "-W", "1", db)
+	if code != 0 || !strings.Contains(out, "("+dbIP+")") {
+		t.Errorf("--link %s then ping: exit %d %s\n%s", db, code, errOut, out)
+	}
+	created := strings.TrimSpace(mustBerth(t, e, "create", "--link", db+":x", "--rootfs", e.rootfs, "true"))
+	name := e.inspect(created, "{{.Name}}")
+	if got := e.inspect(created, "{{json .HostConfig.Links}}"); got != `["/`+db+`:/`+strings.TrimPrefix(name, "/")+`/x"]` {
+		t.Errorf("HostConfig.Links %s", got)
+	}
+	mustBerth(t, e, "rm", created)
+	before, _, _ := e.berth("ps", "-aq")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--link", "nosuch-" + sfx}, "could not get container for nosuch-" + sfx},
+		{[]string{"--link", db, "--network", "host"}, "host type networking can't be used with links"},
+		{[]string{"--link", db, "--network", net1}, "Cannot link to /" + db + ", as it does not belong to network " + net1},
+		{[]string{"--link", db + ":bad alias"}, "invalid link"},
+		{[]string{"--mac-address", "01:00:5e:00:00:01"}, "is not a valid mac address"},
+		{[]string{"--mac-address", "nope"}, "nope is not a valid mac address"},
+		{[]string{"--mac-address", mac, "--network", "none"}, "conflicting options: mac-address and the network mode"},
+	} {
+		args := append(append([]string{"run", "--rm"}, tc.args...), "--rootfs", e.rootfs, "true")
+		if _, errOut, code := e.berth(args...); code != 125 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want 125 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	// The default network exists now: no aliases or fixed addresses on it.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "connect", "--alias", "x", "bridge", b}, "network-scoped alias is supported only for containers in user defined networks"},
+		{[]string{"network", "connect", "--ip", "172.17.0.99", "bridge", b}, "user specified IP address is supported on user defined networks only"},
+	} {
+		if _, errOut, code := e.berth(tc.args...); code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want 1 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	mustBerth(t, e, "stop", "-t", "1", db)
+	if _, errOut, code := e.berth("run", "--rm", "--link", db, "--rootfs", e.rootfs, "true"); code != 125 || !strings.Contains(errOut, "Cannot link to a non running container: /"+db) {
+		t.Errorf("link to a stopped container: exit %d %q", code, errOut)
+	}
+	if after, _, _ := e.berth("ps", "-aq"); after != before {
+		t.Errorf("refused runs left containers:\n%s\nbefore:\n%s", after, before)
+	}
+}

@@ -6,6 +6,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/opencontainers/go-digest"
@@ -135,6 +136,13 @@ func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine
 			return nil, fmt.Errorf("invalid IPv4 address %q: %w", req.IP, errdefs.ErrInvalidArgument)
 		}
 		nr.IP = ip
+	}
+	if req.MAC != "" {
+		mac, err := net.ParseMAC(req.MAC)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a valid mac address: %w", req.MAC, errdefs.ErrInvalidArgument)
+		}
+		nr.MAC = mac
 	}
 	for _, p := range req.Ports {
 		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol}
