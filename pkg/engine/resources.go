@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -107,17 +108,30 @@ func checkCpusetMems(s, online string) error {
 }
 
 // BlkioWeightSupported reports whether the host's cgroups can weigh block
-// I/O: a v1 blkio hierarchy with blkio.weight (CFQ) or blkio.bfq.weight
-// (BFQ), or a v2 hierarchy with io.weight or io.bfq.weight. Without it
-// docker discards --blkio-weight with a warning (BlkioWeightWarning).
+// I/O: blkio.weight (CFQ) or blkio.bfq.weight (BFQ) on v1, io.weight or
+// io.bfq.weight on v2 (the files exist below the root cgroup only, so
+// berth's parent cgroup is looked at, and before it exists, whether a
+// block device offers the bfq or cfq scheduler, which provide them).
+// Without it docker discards --blkio-weight with a warning
+// (BlkioWeightWarning).
 func BlkioWeightSupported() bool {
 	for _, p := range []string{
-		"/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.bfq.weight",
+		"/sys/fs/cgroup/blkio/blkio.weight",
 		"/sys/fs/cgroup/blkio/berth/blkio.weight", "/sys/fs/cgroup/blkio/berth/blkio.bfq.weight",
 		"/sys/fs/cgroup/berth/io.weight", "/sys/fs/cgroup/berth/io.bfq.weight",
 	} {
 		if _, err := os.Stat(p); err == nil {
 			return true
+		}
+	}
+	scheds, _ := filepath.Glob("/sys/block/*/queue/scheduler")
+	for _, s := range scheds {
+		if b, err := os.ReadFile(s); err == nil {
+			for _, f := range strings.Fields(strings.NewReplacer("[", " ", "]", " ").Replace(string(b))) {
+				if f == "bfq" || f == "cfq" {
+					return true
+				}
+			}
 		}
 	}
 	return false
