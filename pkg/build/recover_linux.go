@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth/berth/pkg/flock"
 )
 
 // lockBuild holds TmpDir/<id>.lock for the build's lifetime. A lock file
@@ -21,9 +21,12 @@ func (b *Builder) lockBuild(id string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("build lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if ok, err := flock.File(f, true, false); !ok {
 		f.Close()
 		os.Remove(p)
+		if err == nil {
+			err = fmt.Errorf("%s is held by another build", p)
+		}
 		return nil, fmt.Errorf("build lock: %w", err)
 	}
 	return func() {
@@ -41,7 +44,7 @@ func (b *Builder) recover(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		if ok, _ := flock.File(f, true, false); !ok {
 			f.Close() // alive
 			continue
 		}

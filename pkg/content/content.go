@@ -28,6 +28,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/flock"
 )
 
 // Store holds blobs under one directory.
@@ -396,12 +397,11 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, limit int64) (int64,
 // Lock takes an exclusive flock on f, held until f is closed: it marks
 // work in progress (a temp file or directory) as owned by a live process.
 func Lock(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			return err
-		}
+	ok, err := flock.File(f, true, false)
+	if !ok && err == nil {
+		err = unix.EWOULDBLOCK
 	}
+	return err
 }
 
 // RemoveIfUnlocked removes the file or directory p unless a live process
