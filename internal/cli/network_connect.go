@@ -32,6 +32,11 @@ func NewCmdNetworkConnect(opts *Options) *cobra.Command {
 					return usageError(cmd, fmt.Errorf("invalid argument %q for \"--ip\" flag: invalid IPv4 address", co.IP))
 				}
 			}
+			if co.IP6 != "" {
+				if a, err := netip.ParseAddr(co.IP6); err != nil || !a.Is6() || a.Is4In6() {
+					return usageError(cmd, fmt.Errorf("invalid argument %q for \"--ip6\" flag: invalid IPv6 address", co.IP6))
+				}
+			}
 			eng, err := openEngine(opts)
 			if err != nil {
 				return err
@@ -40,6 +45,7 @@ func NewCmdNetworkConnect(opts *Options) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&co.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104) on the network")
+	cmd.Flags().StringVar(&co.IP6, "ip6", "", "IPv6 address (e.g., fd42:1::1:10) on an IPv6 network")
 	cmd.Flags().StringArrayVar(&co.Aliases, "alias", nil, "add network-scoped alias for the container")
 	return cmd
 }

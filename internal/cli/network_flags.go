@@ -10,12 +10,13 @@ import (
 // --network-alias and -p: docker's --ip, --mac-address, --link, --dns,
 // --dns-search, --dns-option and --add-host.
 type netFlags struct {
-	ip, mac                                   string
+	ip, ip6, mac                              string
 	dns, dnsSearch, dnsOption, addHost, links []string
 }
 
 func addNetFlags(fs *pflag.FlagSet, f *netFlags) {
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104) on a user-defined network")
+	fs.StringVar(&f.ip6, "ip6", "", "IPv6 address (e.g., fd42:1::1:10) on a user-defined IPv6 network")
 	fs.StringVar(&f.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fs.StringArrayVar(&f.links, "link", nil, "add link to another container (NAME[:ALIAS]): an /etc/hosts entry for its address")
 	fs.StringArrayVar(&f.dns, "dns", nil, "set custom DNS servers")
@@ -49,6 +50,6 @@ func (f *netFlags) apply(req *engine.CreateRequest) error {
 	h := &req.HostConfig
 	h.Dns, h.DnsSearch, h.DnsOptions, h.ExtraHosts = f.dns, f.dnsSearch, f.dnsOption, f.addHost
 	h.Links = f.links
-	req.IPv4Address = f.ip
+	req.IPv4Address, req.IPv6Address = f.ip, f.ip6
 	return nil
 }

@@ -80,6 +80,8 @@ type CreateRequest struct {
 	HostConfig    HostConfig
 	// IPv4Address is a static address on the container's network (--ip).
 	IPv4Address string
+	// IPv6Address is a static IPv6 address there (--ip6).
+	IPv6Address string
 }
 
 // Create records a new container; nothing runs until Start.
@@ -115,6 +117,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 		c.HostConfig.NetworkMode = "bridge"
 	}
 	if err := e.checkNetwork(ctx, c, req.IPv4Address); err != nil {
+		return nil, err
+	}
+	if err := e.checkIP6(ctx, c, req.IPv6Address); err != nil {
 		return nil, err
 	}
 	if p := c.HostConfig.RestartPolicy.Name; c.HostConfig.AutoRemove && p != "" && p != "no" {

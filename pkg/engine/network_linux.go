@@ -235,7 +235,7 @@ func (e *Engine) attachOne(ctx context.Context, c *Container, name, netns string
 		req.MAC = c.Config.MacAddress
 	}
 	if ep := c.NetworkSettings.Networks[name]; ep != nil && ep.IPAMConfig != nil {
-		req.IP = ep.IPAMConfig.IPv4Address
+		req.IP, req.IP6 = ep.IPAMConfig.IPv4Address, ep.IPAMConfig.IPv6Address
 	}
 	att, err := e.opts.Network.Attach(ctx, req)
 	if err != nil {
@@ -243,6 +243,11 @@ func (e *Engine) attachOne(ctx context.Context, c *Container, name, netns string
 	}
 	if att.IP != "" {
 		if err := appendInPlace(req.HostsPath, fmt.Sprintf("%s\t%s\n", att.IP, c.Config.Hostname)); err != nil {
+			return nil, err
+		}
+	}
+	if att.IP6 != "" {
+		if err := appendInPlace(req.HostsPath, fmt.Sprintf("%s\t%s\n", att.IP6, c.Config.Hostname)); err != nil {
 			return nil, err
 		}
 	}
@@ -261,7 +266,8 @@ func (e *Engine) recordNetworks(c *Container, netns string, names []string, atts
 		for i, name := range names {
 			att := atts[i]
 			ep := &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP, IPPrefixLen: att.PrefixLen,
-				Gateway: att.Gateway, MacAddress: att.MAC, Aliases: aliasesOn(c, name)}
+				Gateway: att.Gateway, MacAddress: att.MAC, Aliases: aliasesOn(c, name),
+				GlobalIPv6Address: att.IP6, GlobalIPv6PrefixLen: att.PrefixLen6, IPv6Gateway: att.Gateway6}
 			if old := rec.NetworkSettings.Networks[name]; old != nil {
 				ep.IPAMConfig = old.IPAMConfig
 			}
@@ -288,6 +294,8 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 type ConnectOptions struct {
 	// IP is a static IPv4 address (--ip); empty picks a free one.
 	IP string
+	// IP6 is a static IPv6 address (--ip6) on a dual-stack network.
+	IP6 string
 	// Aliases are more names the container answers to on the network (--alias).
 	Aliases []string
 }
@@ -329,7 +337,8 @@ func (e *Engine) ConnectWith(ctx context.Context, ref, name string, opts Connect
 				rec.NetworkSettings.Networks = map[string]*EndpointSettings{}
 			}
 			rec.NetworkSettings.Networks[name] = &EndpointSettings{IPAMConfig: want.IPAMConfig, NetworkID: att.NetworkID, IPAddress: att.IP,
-				IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: want.Aliases}
+				IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: want.Aliases,
+				GlobalIPv6Address: att.IP6, GlobalIPv6PrefixLen: att.PrefixLen6, IPv6Gateway: att.Gateway6}
 			return nil
 		}); err != nil {
 			return err
@@ -363,6 +372,21 @@ func (e *Engine) checkConnect(ctx context.Context, name string, opts ConnectOpti
 		}
 		ep.Aliases = slices.Clone(opts.Aliases)
 	}
+	if opts.IP6 != "" {
+		a, err := netip.ParseAddr(opts.IP6)
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return nil, fmt.Errorf("invalid IPv6 address: %s: %w", opts.IP6, errdefs.ErrInvalidArgument)
+		}
+		if name == "bridge" {
+			return nil, fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
+		}
+		if ac, ok := e.opts.Network.(AddressChecker); ok {
+			if err := ac.CheckAddress(ctx, name, a.String()); err != nil {
+				return nil, err
+			}
+		}
+		ep.IPAMConfig = &EndpointIPAMConfig{IPv6Address: a.String()}
+	}
 	if opts.IP == "" {
 		return ep, nil
 	}
@@ -378,7 +402,10 @@ func (e *Engine) checkConnect(ctx context.Context, name string, opts ConnectOpti
 			return nil, err
 		}
 	}
-	ep.IPAMConfig = &EndpointIPAMConfig{IPv4Address: a.String()}
+	if ep.IPAMConfig == nil {
+		ep.IPAMConfig = &EndpointIPAMConfig{}
+	}
+	ep.IPAMConfig.IPv4Address = a.String()
 	return ep, nil
 }
 

@@ -239,9 +239,15 @@ type EndpointSettings struct {
 	IPPrefixLen int
 	Gateway     string
 	MacAddress  string
+	// GlobalIPv6Address, GlobalIPv6PrefixLen and IPv6Gateway are the IPv6
+	// side on a dual-stack network (docker's names).
+	GlobalIPv6Address   string `json:",omitempty"`
+	GlobalIPv6PrefixLen int    `json:",omitempty"`
+	IPv6Gateway         string `json:",omitempty"`
 }
 
 // EndpointIPAMConfig is a requested static address (docker's IPAMConfig).
 type EndpointIPAMConfig struct {
 	IPv4Address string `json:",omitempty"`
+	IPv6Address string `json:",omitempty"`
 }

@@ -248,6 +248,7 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	n := &Network{
 		Name: name, ID: randHex(32), Created: time.Now().UTC(),
 		Driver: DriverBridge, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
+		EnableIPv6: o.IPv6, Subnet6: o.Subnet6, Gateway6: o.Gateway6,
 		Internal: o.Internal, Labels: o.Labels,
 	}
 	n.Bridge = "br-" + n.ID[:12]
@@ -263,6 +264,16 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	used, err := m.k.routedPrefixes()
 	if err != nil {
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
+	}
+	if n.EnableIPv6 {
+		if err := m.k.checkSubnet6Free(n); err != nil {
+			return nil, fmt.Errorf("creating network %s: %w", name, err)
+		}
+		for _, o := range all {
+			if o.EnableIPv6 && o.Subnet6.Overlaps(n.Subnet6) {
+				return nil, fmt.Errorf("creating network %s: subnet %s overlaps network %s (%s): %w", name, n.Subnet6, o.Name, o.Subnet6, errdefs.ErrConflict)
+			}
+		}
 	}
 	if n.Subnet.IsValid() {
 		for _, u := range used {
@@ -444,14 +455,25 @@ func (m *Manager) CheckAddress(ctx context.Context, network string, ip netip.Add
 	if err != nil {
 		return err
 	}
-	if !ip.Is4() {
-		return fmt.Errorf("address %s: only IPv4 is supported: %w", ip, errdefs.ErrInvalidArgument)
-	}
 	l, eps, err := m.lockedEndpoints(n.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
+	if ip.Is6() && !ip.Is4In6() {
+		if !n.EnableIPv6 {
+			return fmt.Errorf("--ip6 %s: network %s has no IPv6 (create it with --ipv6): %w", ip, n.Name, errdefs.ErrInvalidArgument)
+		}
+		used := map[netip.Addr]bool{}
+		for _, ep := range eps {
+			if ep.IP6.IsValid() && m.k.netnsAlive(ep.NetNSPath, ep.NetNSDev, ep.NetNSIno) {
+				used[ep.IP6] = true
+			}
+		}
+		_, err = allocateIP6(n, used, ip)
+		return err
+	}
+	ip = ip.Unmap()
 	used := map[netip.Addr]bool{}
 	for _, ep := range eps {
 		// An endpoint whose namespace is gone gives its address up at
@@ -531,6 +553,20 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 			return nil, fmt.Errorf("attach: mac address %s is already in use on network %s by container %s: %w", mac, n.Name, cmpOr(other.Name, other.ContainerID), errdefs.ErrConflict)
 		}
 	}
+	var ip6 netip.Addr
+	if n.EnableIPv6 {
+		used6 := map[netip.Addr]bool{}
+		for _, ep := range eps {
+			if ep.IP6.IsValid() {
+				used6[ep.IP6] = true
+			}
+		}
+		if ip6, err = allocateIP6(n, used6, req.IP6); err != nil {
+			return nil, fmt.Errorf("attach: %w", err)
+		}
+	} else if req.IP6.IsValid() {
+		return nil, fmt.Errorf("attach: --ip6 %s: network %s has no IPv6 (create it with --ipv6): %w", req.IP6, n.Name, errdefs.ErrInvalidArgument)
+	}
 	for macUser(mac) != nil {
 		// Another member chose (--mac-address) the address derived from
 		// this IP: take a random locally administered one.
@@ -551,6 +587,12 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 	}
 	if !n.Internal {
 		ep.Gateway = n.Gateway
+	}
+	if ip6.IsValid() {
+		ep.IP6, ep.PrefixLen6 = ip6, n.Subnet6.Bits()
+		if !n.Internal {
+			ep.Gateway6 = n.Gateway6
+		}
 	}
 	if ep.Ports, err = m.reservePorts(n.ID, req.ContainerID, req.Ports); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)

@@ -137,6 +137,13 @@ func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine
 		}
 		nr.IP = ip
 	}
+	if req.IP6 != "" {
+		ip6, err := netip.ParseAddr(req.IP6)
+		if err != nil {
+			return nil, fmt.Errorf("invalid IPv6 address %q: %w", req.IP6, errdefs.ErrInvalidArgument)
+		}
+		nr.IP6 = ip6
+	}
 	if req.MAC != "" {
 		mac, err := net.ParseMAC(req.MAC)
 		if err != nil {
@@ -163,6 +170,12 @@ func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine
 		DNS: att.DNS.Nameservers, Search: att.DNS.Search, Options: att.DNS.Options}
 	if att.Gateway.IsValid() {
 		out.Gateway = att.Gateway.String()
+	}
+	if att.IP6.IsValid() {
+		out.IP6, out.PrefixLen6 = att.IP6.String(), att.PrefixLen6
+		if att.Gateway6.IsValid() {
+			out.Gateway6 = att.Gateway6.String()
+		}
 	}
 	for _, p := range att.Ports {
 		pm := engine.PortMapping{HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort), Protocol: p.Protocol}
