@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -405,4 +406,77 @@ func TestEngfeat3NetworkConnectMacLink(t *testing.T) {
 	if after, _, _ := e.berth("ps", "-aq"); after != before {
 		t.Errorf("refused runs left containers:\n%s\nbefore:\n%s", after, before)
 	}
+}
+
+// A dual-stack network (network create --ipv6): containers get IPv6
+// addresses, resolve each other's, take --ip6, and free it on rm.
+func TestEngfeat3IPv6Network(t *testing.T) {
+	e := newEngineEnv(t)
+	sfx := netSuffix()
+	netName, v4only, x, y, z := "v6-"+sfx, "v4-"+sfx, "x-"+sfx, "y-"+sfx, "z-"+sfx
+	t.Cleanup(func() {
+		e.berth("rm", "-f", x, y, z)
+		e.berth("network", "rm", netName, v4only)
+	})
+	sub6 := netip.MustParseAddr("fd42:" + sfx[:4] + ":" + sfx[4:] + "::").String() // canonical: no leading zeros
+	mustBerth(t, e, "network", "create", "--ipv6", "--subnet", freeSubnet(t).String(), "--subnet", sub6+"/64", netName)
+	mustBerth(t, e, "network", "create", "--subnet", freeSubnet(t).String(), v4only)
+	if got := strings.TrimSpace(mustBerth(t, e, "network", "inspect", "-f", "{{.EnableIPv6}} {{(index .IPAM.Config 1).Subnet}} {{(index .IPAM.Config 1).Gateway}}", netName)); got != "true "+sub6+"/64 "+sub6+"1" {
+		t.Errorf("network inspect: %q", got)
+	}
+	runD := func(args ...string) {
+		t.Helper()
+		mustBerth(t, e, append(append([]string{"run", "-d"}, args...), "--rootfs", e.rootfs, "sleep", "300")...)
+	}
+	runD("--name", x, "--network", netName)
+	runD("--name", y, "--network", netName, "--ip6", sub6+"99")
+	if got := e.inspect(y, "{{(index .NetworkSettings.Networks \""+netName+"\").GlobalIPv6Address}}/{{(index .NetworkSettings.Networks \""+netName+"\").GlobalIPv6PrefixLen}} {{(index .NetworkSettings.Networks \""+netName+"\").IPv6Gateway}} {{(index .NetworkSettings.Networks \""+netName+"\").IPAMConfig.IPv6Address}}"); got != sub6+"99/64 "+sub6+"1 "+sub6+"99" {
+		t.Errorf("inspect of --ip6: %q", got)
+	}
+	if out, _, _ := e.berth("exec", y, "ip", "-6", "-o", "addr", "show", "eth0"); !strings.Contains(out, sub6+"99/64") {
+		t.Errorf("eth0 of %s: %q", y, out)
+	}
+	xIP6 := e.inspect(x, "{{(index .NetworkSettings.Networks \""+netName+"\").GlobalIPv6Address}}")
+	if xIP6 != sub6+"2" {
+		t.Errorf("%s got %q, want %s2", x, xIP6, sub6)
+	}
+	// Over IPv6, by address and by name (the hosts file lists both families).
+	if out, errOut, code := e.berth("exec", x, "ping", "-6", "-c", "1", "-W", "2", y); code != 0 || !strings.Contains(out, sub6+"99") {
+		t.Errorf("ping -6 %s: exit %d %s %s", y, code, out, errOut)
+	}
+	if out, errOut, code := e.berth("exec", y, "ping", "-c", "1", "-W", "2", sub6+"1"); code != 0 {
+		t.Errorf("ping the IPv6 gateway: exit %d %s %s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"run", "--rm", "--network", netName, "--ip6", sub6 + "99", "--rootfs", e.rootfs, "true"}, "already in use", 125},
+		{[]string{"run", "--rm", "--network", netName, "--ip6", "fd99::5", "--rootfs", e.rootfs, "true"}, "not usable", 125},
+		{[]string{"run", "--rm", "--network", v4only, "--ip6", sub6 + "7", "--rootfs", e.rootfs, "true"}, "has no IPv6", 125},
+		{[]string{"run", "--rm", "--network", netName, "--ip6", "10.0.0.1", "--rootfs", e.rootfs, "true"}, "invalid IPv6 address", 125},
+		{[]string{"network", "create", "--ipv6", "v6bad-" + sfx}, "--ipv6 needs an IPv6 --subnet", 1},
+		{[]string{"network", "create", "--subnet", "fd77::/64", "v6bad-" + sfx}, "needs --ipv6", 1},
+	} {
+		_, errOut, code := e.berth(tc.args...)
+		if code == 0 || (tc.code != 0 && code != tc.code) || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+	// connect --ip6 joins a container of the IPv4-only network.
+	runD("--name", z, "--network", v4only)
+	if _, errOut, code := e.berth("network", "connect", "--ip6", xIP6, netName, z); code != 1 || !strings.Contains(errOut, "already in use") {
+		t.Errorf("connect --ip6 of a taken address: exit %d %q", code, errOut)
+	}
+	mustBerth(t, e, "network", "connect", "--ip6", sub6+"50", netName, z)
+	if got := e.resolved(x, z); got != "" && !strings.Contains(got, ".") && got != sub6+"50" {
+		t.Errorf("%s from %s: %q", z, x, got)
+	}
+	if out, errOut, code := e.berth("exec", x, "ping", "-6", "-c", "1", "-W", "2", sub6+"50"); code != 0 {
+		t.Errorf("ping -6 the connected %s: exit %d %s %s", z, code, out, errOut)
+	}
+	// rm frees the fixed address.
+	mustBerth(t, e, "rm", "-f", y)
+	mustBerth(t, e, "run", "--rm", "--network", netName, "--ip6", sub6+"99", "--rootfs", e.rootfs, "true")
 }
