@@ -36,7 +36,8 @@ func TestDualStackNetwork(t *testing.T) {
 		t.Fatalf("gateway6 %s", n.Gateway6)
 	}
 	web, client := newContainer(t, true), newContainer(t, true)
-	aw, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: web.id, Name: "web", NetNSPath: web.netnsPath(), HostsPath: web.hosts})
+	aw, err := m.Attach(ctx, AttachRequest{Network: n.Name, ContainerID: web.id, Name: "web", NetNSPath: web.netnsPath(), HostsPath: web.hosts,
+		Ports: []PortMapping{{ContainerPort: 80}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +77,26 @@ func TestDualStackNetwork(t *testing.T) {
 	run(t, "ip", "netns", "exec", out6.ns, "ip", "link", "set", "lo", "up")
 	out6.serve(t, "hello from outside")
 	poll(t, "container to the outside through NAT66", client.fetch(outPrefix+"2", 80, "hello from outside"))
+	// The published port answers on the host's IPv6 addresses: from the
+	// outside, from the host itself and from another container (hairpin
+	// through the host's address).
+	hp := aw.Ports[0].HostPort
+	poll(t, "the outside to a published port over IPv6", out6.fetch(outPrefix+"1", hp, "hello over v6"))
+	poll(t, "the host to a published port over IPv6", hostFetch(fmt.Sprintf("http://[%s1]:%d/", outPrefix, hp), "hello over v6"))
+	poll(t, "a container to a published port over IPv6", client.fetch(outPrefix+"1", hp, "hello over v6"))
 
 	for _, id := range []string{web.id, client.id} {
 		if err := m.Detach(ctx, n.Name, id); err != nil {
 			t.Fatal(err)
+		}
+	}
+	nc, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chain := range []string{chainPrerouting, chainOutput} {
+		if rules, _ := m.k.taggedRulesOf(nc, m.k.nftTable6(), chain, containerTag(n, web.id)); len(rules) != 0 {
+			t.Fatalf("%d IPv6 port rules left in %s after detach", len(rules), chain)
 		}
 	}
 	if err := m.Remove(ctx, n.Name); err != nil {

@@ -286,7 +286,10 @@ func (k *kernel) attach(n *Network, br bridge, ep *endpoint) error {
 	if err := configureInside(nh, n, ep); err != nil {
 		return fmt.Errorf("configuring %s in %s: %w", ep.Interface, ep.NetNSPath, err)
 	}
-	return k.addPortRules(n, ep)
+	if err := k.addPortRules(n, ep); err != nil {
+		return err
+	}
+	return k.addPortRules6(n, ep)
 }
 
 // addVeth makes a veth pair in one request: host on the bridge (master
@@ -406,6 +409,11 @@ func (k *kernel) detach(n *Network, ep *endpoint, keepLink bool) error {
 	if len(ep.Ports) > 0 {
 		if err := k.deletePortRules(n, ep); err != nil {
 			errs = append(errs, err)
+		}
+		if ep.IP6.IsValid() {
+			if err := k.deletePortRules6(n, ep); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if keepLink {

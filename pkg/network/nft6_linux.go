@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -13,10 +14,12 @@ import (
 // The IPv6 side of dual-stack networks lives in a second table of the
 // same name, family ip6, with two base chains:
 //
-//	postrouting nat    srcnat  masquerade: containers to the outside (NAT66, as docker)
+//	prerouting  nat    dstnat  published ports on the host's IPv6 addresses
+//	output      nat    dstnat  published ports, from the host itself (not ::1)
+//	postrouting nat    srcnat  masquerade: containers to the outside (NAT66, as docker), hairpin
 //	forward     filter 0       isolation between berth bridges; internal networks
 //
-// and its own "bridges" set. Published ports are IPv4 only (see docs).
+// and its own "bridges" set.
 
 func (k *kernel) nftTable6() *nftables.Table {
 	return &nftables.Table{Family: nftables.TableFamilyIPv6, Name: k.table}
@@ -27,12 +30,16 @@ func (k *kernel) addSkeleton6(c *nftables.Conn) (*nftables.Table, map[string]*nf
 	t := c.AddTable(k.nftTable6())
 	accept := nftables.ChainPolicyAccept
 	chains := map[string]*nftables.Chain{
+		chainPrerouting: {Name: chainPrerouting, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest},
+		chainOutput: {Name: chainOutput, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest},
 		chainPostrouting: {Name: chainPostrouting, Table: t, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource},
 		chainForward: {Name: chainForward, Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept},
 	}
-	for _, name := range []string{chainPostrouting, chainForward} {
+	for _, name := range []string{chainPrerouting, chainOutput, chainPostrouting, chainForward} {
 		c.AddChain(chains[name])
 	}
 	return t, chains
@@ -42,15 +49,18 @@ func (k *kernel) addSkeleton6(c *nftables.Conn) (*nftables.Table, map[string]*nf
 func networkRules6(n *Network, set *nftables.Set) map[string][][]expr.Any {
 	br := n.Bridge
 	rules := map[string][][]expr.Any{}
+	// A container to a published port of its own network (hairpin).
+	rules[chainPostrouting] = [][]expr.Any{concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchSaddr6(n.Subnet6), matchCtDNAT(true), masq())}
 	if !n.Internal {
-		rules[chainPostrouting] = [][]expr.Any{concat(matchSaddr6(n.Subnet6), matchIfname(expr.MetaKeyOIFNAME, br, false), masq())}
+		rules[chainPostrouting] = append(rules[chainPostrouting], concat(matchSaddr6(n.Subnet6), matchIfname(expr.MetaKeyOIFNAME, br, false), masq()))
+		// Isolation, except for published ports (DNAT'd connections).
 		rules[chainForward] = [][]expr.Any{concat(
 			matchIfname(expr.MetaKeyIIFNAME, br, true),
 			[]expr.Any{
 				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 				&expr.Lookup{SourceRegister: 1, SetName: setBridges, SetID: set.ID},
 			},
-			matchIfname(expr.MetaKeyOIFNAME, br, false), drop())}
+			matchIfname(expr.MetaKeyOIFNAME, br, false), matchCtDNAT(false), drop())}
 	} else {
 		rules[chainForward] = [][]expr.Any{
 			concat(matchIfname(expr.MetaKeyIIFNAME, br, true), matchIfname(expr.MetaKeyOIFNAME, br, false), drop()),
@@ -176,5 +186,90 @@ func matchSaddr6(p netip.Prefix) []expr.Any {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 16, Mask: mask, Xor: make([]byte, 16)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a[:]},
+	}
+}
+
+// addPortRules6 publishes ep's ports on the host's IPv6 addresses too (as
+// docker does) when ep has an IPv6 address: the ports bound to every host
+// address, not those bound to one IPv4 address.
+func (k *kernel) addPortRules6(n *Network, ep *endpoint) error {
+	if !ep.IP6.IsValid() {
+		return nil
+	}
+	var ports []PortMapping
+	for _, p := range ep.Ports {
+		if !p.HostIP.IsValid() {
+			ports = append(ports, p)
+		}
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t, chains := k.addSkeleton6(c)
+	tag := comment(containerTag(n, ep.ContainerID))
+	for _, p := range ports {
+		exprs := portDNAT6(p, ep.IP6)
+		for _, chain := range []string{chainPrerouting, chainOutput} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: tag})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("publishing ports in nftables table ip6 %s: %w", k.table, err)
+	}
+	return nil
+}
+
+// deletePortRules6 removes ep's IPv6 published-port rules.
+func (k *kernel) deletePortRules6(n *Network, ep *endpoint) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := k.nftTable6()
+	tag := containerTag(n, ep.ContainerID)
+	count := 0
+	for _, chain := range []string{chainPrerouting, chainOutput} {
+		rules, err := k.taggedRulesOf(c, t, chain, tag)
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if err := c.DelRule(r); err != nil {
+				return fmt.Errorf("nftables: %w", err)
+			}
+			count++
+		}
+	}
+	if count == 0 {
+		return nil
+	}
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("deleting nftables rules %q from table ip6 %s: %w", tag, k.table, err)
+	}
+	return nil
+}
+
+// portDNAT6 is "fib daddr type local meta l4proto P th dport HOST dnat ip6
+// to [IP6]:CTR".
+func portDNAT6(p PortMapping, ip6 netip.Addr) []expr.Any {
+	proto := byte(unix.IPPROTO_TCP)
+	if p.Protocol == "udp" {
+		proto = unix.IPPROTO_UDP
+	}
+	to := ip6.As16()
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.HostPort)},
+		&expr.Immediate{Register: 1, Data: to[:]},
+		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(p.ContainerPort)},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV6, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
 	}
 }

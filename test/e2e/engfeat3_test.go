@@ -3,6 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -476,7 +479,40 @@ func TestEngfeat3IPv6Network(t *testing.T) {
 	if out, errOut, code := e.berth("exec", x, "ping", "-6", "-c", "1", "-W", "2", sub6+"50"); code != 0 {
 		t.Errorf("ping -6 the connected %s: exit %d %s %s", z, code, out, errOut)
 	}
+	// A published port answers on the host's IPv6 addresses too.
+	if hostIP6 := globalIPv6(); hostIP6 != "" {
+		port := freePort(t)
+		w := "w-" + sfx
+		t.Cleanup(func() { e.berth("rm", "-f", w) })
+		mustBerth(t, e, "run", "-d", "--name", w, "--network", netName, "-p", fmt.Sprintf("%d:80", port), "--rootfs", e.rootfs,
+			"sh", "-c", "mkdir -p /www && echo hello-v6 > /www/index.html && exec httpd -f -p 80 -h /www")
+		url := fmt.Sprintf("http://[%s]:%d/", hostIP6, port)
+		eventually(t, 15*time.Second, "the published port over IPv6 at "+url, func() bool {
+			resp, err := http.Get(url)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(b), "hello-v6")
+		})
+	} else {
+		t.Log("the host has no global IPv6 address: published ports over IPv6 not checked")
+	}
 	// rm frees the fixed address.
 	mustBerth(t, e, "rm", "-f", y)
 	mustBerth(t, e, "run", "--rm", "--network", netName, "--ip6", sub6+"99", "--rootfs", e.rootfs, "true")
+}
+
+// globalIPv6 is one of the host's global (or unique local) IPv6 addresses, or "".
+func globalIPv6() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() == nil && n.IP.IsGlobalUnicast() {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && !strings.HasPrefix(ip.String(), "fd42:") {
+				return ip.String()
+			}
+		}
+	}
+	return ""
 }
