@@ -87,7 +87,7 @@ func NewCmdNetworkCreate(opts *Options) *cobra.Command {
 	f.StringVarP(&driver, "driver", "d", network.DriverBridge, "driver to manage the network (only bridge)")
 	f.StringArrayVar(&subnets, "subnet", nil, "subnet in CIDR format, IPv4 (default: a free private range) and, with --ipv6, IPv6")
 	f.StringArrayVar(&gateways, "gateway", nil, "gateway address of a subnet (default: its first address)")
-	f.BoolVar(&ipv6, "ipv6", false, "enable IPv6 (dual stack; needs an IPv6 --subnet)")
+	f.BoolVar(&ipv6, "ipv6", false, "enable IPv6 (dual stack; without an IPv6 --subnet a random unique local /64 is picked)")
 	f.StringVar(&ipRange, "ip-range", "", "allocate container addresses from this sub-range")
 	f.BoolVar(&internal, "internal", false, "restrict external access to the network")
 	f.StringArrayVar(&labels, "label", nil, "set metadata on the network (KEY=VALUE)")

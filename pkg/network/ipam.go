@@ -1,6 +1,7 @@
 package network
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net/netip"
 
@@ -131,7 +132,10 @@ func checkOptions6(o *CreateOptions) error {
 		return nil
 	}
 	if !o.Subnet6.IsValid() {
-		return inval("--ipv6 needs an IPv6 --subnet (berth has no default IPv6 pool), e.g. --subnet fd42:1::/64")
+		if o.Gateway6.IsValid() {
+			return inval("an IPv6 --gateway needs an IPv6 --subnet")
+		}
+		return nil // a random unique local /64 is picked at create
 	}
 	if !o.Subnet6.Addr().Is6() || o.Subnet6.Addr().Is4In6() {
 		return inval("subnet %s is not an IPv6 subnet", o.Subnet6)
@@ -174,4 +178,14 @@ func allocateIP6(n *Network, used map[netip.Addr]bool, want netip.Addr) (netip.A
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("network %s has no free IPv6 address left in %s: %w", n.Name, n.Subnet6, errdefs.ErrUnavailable)
+}
+
+// randomULA64 is a random unique local /64 (fd00::/8 with a random 40-bit
+// global ID and subnet ID 0, RFC 4193), as podman picks and docker's
+// default IPv6 pool gives.
+func randomULA64() netip.Prefix {
+	var b [16]byte
+	rand.Read(b[1:6])
+	b[0] = 0xfd
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
 }

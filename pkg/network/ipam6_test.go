@@ -16,7 +16,8 @@ func TestCheckOptions6(t *testing.T) {
 	}{
 		{CreateOptions{IPv6: true, Subnet6: netip.MustParsePrefix("fd42:1::/64")}, false, "fd42:1::1"},
 		{CreateOptions{IPv6: true, Subnet6: netip.MustParsePrefix("fd42:1::/64"), Gateway6: netip.MustParseAddr("fd42:1::fe")}, false, "fd42:1::fe"},
-		{CreateOptions{IPv6: true}, true, ""},
+		{CreateOptions{IPv6: true}, false, "invalid IP"},
+		{CreateOptions{IPv6: true, Gateway6: netip.MustParseAddr("fd42:1::1")}, true, ""},
 		{CreateOptions{Subnet6: netip.MustParsePrefix("fd42:1::/64")}, true, ""},
 		{CreateOptions{IPv6: true, Subnet6: netip.MustParsePrefix("fd42:1::1/64")}, true, ""},
 		{CreateOptions{IPv6: true, Subnet6: netip.MustParsePrefix("fd42:1::/32")}, true, ""},
@@ -73,4 +74,11 @@ func TestAllocateIP6(t *testing.T) {
 		used[a] = true
 	}
 	t.Fatal("a /120 never ran out")
+}
+
+func TestRandomULA64(t *testing.T) {
+	a, b := randomULA64(), randomULA64()
+	if a == b || a.Bits() != 64 || a.Masked() != a || !netip.MustParsePrefix("fd00::/8").Contains(a.Addr()) {
+		t.Fatalf("%s %s", a, b)
+	}
 }

@@ -265,6 +265,22 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	if err != nil {
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
 	}
+	if n.EnableIPv6 && !n.Subnet6.IsValid() {
+		for tries := 0; ; tries++ {
+			n.Subnet6 = randomULA64()
+			n.Gateway6 = n.Subnet6.Addr().Next()
+			clash := m.k.checkSubnet6Free(n) != nil
+			for _, o := range all {
+				clash = clash || o.EnableIPv6 && o.Subnet6.Overlaps(n.Subnet6)
+			}
+			if !clash {
+				break
+			}
+			if tries == 16 {
+				return nil, fmt.Errorf("creating network %s: no free IPv6 subnet found; pass an IPv6 --subnet: %w", name, errdefs.ErrUnavailable)
+			}
+		}
+	}
 	if n.EnableIPv6 {
 		if err := m.k.checkSubnet6Free(n); err != nil {
 			return nil, fmt.Errorf("creating network %s: %w", name, err)

@@ -459,7 +459,7 @@ func TestEngfeat3IPv6Network(t *testing.T) {
 		{[]string{"run", "--rm", "--network", netName, "--ip6", "fd99::5", "--rootfs", e.rootfs, "true"}, "not usable", 125},
 		{[]string{"run", "--rm", "--network", v4only, "--ip6", sub6 + "7", "--rootfs", e.rootfs, "true"}, "has no IPv6", 125},
 		{[]string{"run", "--rm", "--network", netName, "--ip6", "10.0.0.1", "--rootfs", e.rootfs, "true"}, "invalid IPv6 address", 125},
-		{[]string{"network", "create", "--ipv6", "v6bad-" + sfx}, "--ipv6 needs an IPv6 --subnet", 1},
+		{[]string{"network", "create", "--ipv6", "--gateway", "fd77::1", "v6bad-" + sfx}, "an IPv6 --gateway needs an IPv6 --subnet", 1},
 		{[]string{"network", "create", "--subnet", "fd77::/64", "v6bad-" + sfx}, "needs --ipv6", 1},
 	} {
 		_, errOut, code := e.berth(tc.args...)
@@ -467,6 +467,14 @@ func TestEngfeat3IPv6Network(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want %d and %q", tc.args, code, errOut, tc.code, tc.want)
 		}
 	}
+	// Without an IPv6 subnet, a random unique local /64 is picked.
+	auto := "v6auto-" + sfx
+	mustBerth(t, e, "network", "create", "--ipv6", auto)
+	got := strings.Fields(mustBerth(t, e, "network", "inspect", "-f", "{{.EnableIPv6}} {{(index .IPAM.Config 1).Subnet}}", auto))
+	if len(got) != 2 || got[0] != "true" || !strings.HasPrefix(got[1], "fd") || !strings.HasSuffix(got[1], "::/64") {
+		t.Errorf("network create --ipv6 without a subnet: %q", got)
+	}
+	mustBerth(t, e, "network", "rm", auto)
 	// connect --ip6 joins a container of the IPv4-only network.
 	runD("--name", z, "--network", v4only)
 	if _, errOut, code := e.berth("network", "connect", "--ip6", xIP6, netName, z); code != 1 || !strings.Contains(errOut, "already in use") {
