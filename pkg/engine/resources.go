@@ -53,6 +53,9 @@ func checkResources(h HostConfig) error {
 	case h.Memory > 0 && h.MemoryReservation > h.Memory:
 		return inval("Minimum memory limit can not be less than memory reservation limit, see usage")
 	}
+	if h.CpusetMems == "" {
+		return nil
+	}
 	return checkCpusetMems(h.CpusetMems, onlineMems())
 }
 
