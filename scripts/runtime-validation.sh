@@ -21,6 +21,17 @@
 #   RTCONF_TIMEOUT  seconds per program (default 120)
 #   RTCONF_OUT      directory for the TAP output of each program and results.tsv
 #                   (default: a new temporary directory, printed at the end)
+#   RTCONF_WRAP     1 (default): run RUNTIME through a wrapper that keeps the
+#                   container's stderr (see below); 0: call RUNTIME directly
+#
+# The programs that run runtimetest in a container hand the runtime two files
+# of the bundle as the container's stdout and stderr, copy the stdout to their
+# own and remove the bundle: what the container wrote to stderr is lost, and a
+# container whose process never ran leaves an empty TAP and exit status 0. The
+# wrapper (a shell script in RTCONF_OUT, exec'ing RUNTIME) saves, before each
+# `delete`, the non-empty container stderr files of the bundle to
+# PROGRAM.container-stderr; the table is followed by the exit status, stderr
+# and container stderr of every crashed program.
 #
 # Output: one row per program — name, status, passed checks, failed checks,
 # skipped checks — then totals. Status is
@@ -155,7 +166,27 @@ mkdir -p "$(dirname "$lock")"
 exec 9>"$lock"
 : >"$out/results.tsv"
 : >"$out/fails.txt"
+wrapper=
+if [ -z "$reclassify" ] && [ "${RTCONF_WRAP:-1}" = 1 ]; then
+	wrapper=$out/runtime-wrapper
+	cat >"$wrapper" <<'WRAP'
+#!/bin/sh
+# runtime-validation.sh's wrapper: before `delete ID`, keep the container's
+# stderr files of ID's bundle (the suite removes the bundle), then run the
+# runtime itself with the same arguments, as the same process.
+if [ "$1" = delete ] && [ -n "$BERTH_RTCONF_SAVE" ]; then
+	for id; do :; done
+	bundle=$("$BERTH_RTCONF_RUNTIME" state "$id" 2>/dev/null | sed -n 's/^ *"bundle": *"\(.*\)",*$/\1/p')
+	for f in "$bundle"/stderr-*; do
+		[ -n "$bundle" ] && [ -s "$f" ] && { echo "== container $id ($f)"; cat "$f"; } >>"$BERTH_RTCONF_SAVE"
+	done
+fi
+exec "$BERTH_RTCONF_RUNTIME" "$@"
+WRAP
+	chmod +x "$wrapper"
+fi
 printf '%-36s %-6s %6s %6s %6s %5s\n' PROGRAM STATUS PASS FAIL SKIP SECS
+crashed=()
 tp=0; tf=0; ts=0; npass=0; nfail=0; ncrash=0
 for p in "${progs[@]}"; do
 	tap=$out/$p.tap
@@ -171,18 +202,38 @@ for p in "${progs[@]}"; do
 		rc=0
 		flock 9
 		t0=$(date +%s)
-		(cd "$src" && RUNTIME=$runtime timeout -k 10 "$timeout_s" unshare -m --propagation private "$bin" >"$tap" 2>"$out/$p.stderr") || rc=$?
+		rm -f "$out/$p.container-stderr"
+		if [ -n "$wrapper" ]; then
+			envs=(RUNTIME="$wrapper" BERTH_RTCONF_RUNTIME="$runtime" BERTH_RTCONF_SAVE="$out/$p.container-stderr")
+		else
+			envs=(RUNTIME="$runtime")
+		fi
+		(cd "$src" && env "${envs[@]}" timeout -k 10 "$timeout_s" unshare -m --propagation private "$bin" >"$tap" 2>"$out/$p.stderr") || rc=$?
 		secs=$(($(date +%s) - t0))
 		flock -u 9
 	fi
 	classify "$p" "$tap" "$rc"
-	case $status in pass) npass=$((npass + 1)) ;; fail) nfail=$((nfail + 1)) ;; crash) ncrash=$((ncrash + 1)) ;; esac
+	case $status in pass) npass=$((npass + 1)) ;; fail) nfail=$((nfail + 1)) ;; crash) ncrash=$((ncrash + 1)); crashed+=("$p $rc") ;; esac
 	tp=$((tp + pass)); tf=$((tf + fail)); ts=$((ts + skip))
 	printf '%-36s %-6s %6d %6d %6d %5d\n' "$p" "$status" "$pass" "$fail" "$skip" "${secs:-0}"
 	printf '%s\t%s\t%d\t%d\t%d\t%d\t%d\n' "$p" "$status" "$pass" "$fail" "$skip" "$rc" "${secs:-0}" >>"$out/results.tsv"
 done
 printf '%-36s %-6s %6d %6d %6d\n' TOTAL "" "$tp" "$tf" "$ts"
 echo "programs: ${#progs[@]} (pass $npass, fail $nfail, crash $ncrash); checks: pass $tp, fail $tf, skip $ts"
+for c in "${crashed[@]}"; do
+	p=${c% *}
+	rc=${c##* }
+	if [ "$rc" = 124 ]; then
+		why="timeout"
+	elif [ "$rc" -gt 128 ]; then
+		why="killed by signal $((rc - 128))"
+	else
+		why="exit status $rc"
+	fi
+	echo "crash: $p ($why; TAP $(wc -l <"$out/$p.tap" 2>/dev/null || echo 0) lines)"
+	[ -s "$out/$p.stderr" ] && head -n 5 "$out/$p.stderr" | sed 's/^/  stderr: /'
+	[ -s "$out/$p.container-stderr" ] && head -n 8 "$out/$p.container-stderr" | sed 's/^/  container stderr: /'
+done
 if [ -z "$reclassify" ]; then
 	echo "runtime: $runtime ($("$runtime" --version 2>/dev/null | head -1 || true))"
 fi

@@ -28,6 +28,7 @@ type createFlags struct {
 	healthInterval, healthTimeout, healthStart                                                                     time.Duration
 	healthRetries                                                                                                  int
 	net                                                                                                            netFlags
+	res                                                                                                            resFlags
 }
 
 func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
@@ -58,6 +59,7 @@ func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
 	fs.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fs.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "tune container pids limit (-1 for unlimited)")
+	addResourceFlags(fs, &f.res)
 	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit options (name=soft[:hard])")
 	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
 	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
@@ -221,6 +223,9 @@ func (f *createFlags) request(cmd *cobra.Command, args []string) (engine.CreateR
 	h.NanoCpus = int64(f.cpus * 1e9)
 	h.CpuShares, h.CpusetCpus = f.cpuShares, f.cpusetCpus
 	h.PidsLimit = f.pidsLimit
+	if err := f.res.apply(cmd.ErrOrStderr(), h); err != nil {
+		return bad("%v", err)
+	}
 	for _, u := range f.ulimits {
 		ul, err := parseUlimit(u)
 		if err != nil {

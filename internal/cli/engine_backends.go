@@ -13,7 +13,7 @@ func engineBackends(opts *Options, eo *engine.Options) error {
 	if err != nil {
 		return err
 	}
-	nets, err := network.Open(opts.Root, opts.RunRoot)
+	nets, err := network.Open(opts.Root, opts.RunRoot, networkEvents(opts))
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func NewCmdEvents(opts *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events [OPTIONS]",
 		Short: "Get real time events from the engine",
-		Long: `Stream the events of containers and images as they happen (until interrupted).
+		Long: `Stream the events of containers, images, volumes and networks as they happen (until interrupted).
 --since replays recorded events first; --until ends the stream at that time.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,7 +51,7 @@ func NewCmdEvents(opts *Options) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&since, "since", "", "show all events created since timestamp (RFC 3339, Unix seconds or a duration such as 10m)")
 	f.StringVar(&until, "until", "", "stream events until this timestamp")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions (type=, event=, container=, image=, label=)")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions (type=, event=, container=, image=, volume=, network=, label=)")
 	f.StringVar(&format, "format", "", "format the output using a Go template ('{{json .}}', or json)")
 	return cmd
 }
@@ -107,8 +107,13 @@ func formatEvent(ev *engine.Event) string {
 func emitImageEvent(opts *Options, action, id, name string) {
 	ev := engine.Event{Status: action, ID: id, Type: engine.EventImage, Action: action,
 		Actor: engine.EventActor{ID: id, Attributes: map[string]string{"name": name}}}
-	l := &engine.EventLog{Path: filepath.Join(opts.Root, "events.log"), MaxSize: engine.DefaultEventLogSize}
-	if err := l.Append(ev); err != nil {
+	if err := eventLog(opts).Append(ev); err != nil {
 		slog.Warn("recording an image event", "action", action, "err", err)
 	}
+}
+
+// eventLog is the engine's event log under opts.Root, for commands that
+// record events without opening the engine.
+func eventLog(opts *Options) *engine.EventLog {
+	return &engine.EventLog{Path: filepath.Join(opts.Root, "events.log"), MaxSize: engine.DefaultEventLogSize}
 }

@@ -13,9 +13,9 @@ import (
 // NewCmdNetworkCreate creates a bridge network and prints its ID.
 func NewCmdNetworkCreate(opts *Options) *cobra.Command {
 	var (
-		subnet, gateway, ipRange, driver string
-		internal                         bool
-		labels                           []string
+		ipRange, driver           string
+		internal, ipv6            bool
+		labels, subnets, gateways []string
 	)
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
@@ -27,16 +27,37 @@ func NewCmdNetworkCreate(opts *Options) *cobra.Command {
 			if driver != network.DriverBridge {
 				return usageError(cmd, fmt.Errorf("invalid --driver %q: only bridge is supported", driver))
 			}
-			if subnet != "" {
-				if o.Subnet, err = netip.ParsePrefix(subnet); err != nil {
-					return usageError(cmd, fmt.Errorf("invalid --subnet %q: want CIDR like 10.10.0.0/24", subnet))
+			// One IPv4 and (with --ipv6) one IPv6 subnet, each with its
+			// gateway, as docker takes them.
+			for _, subnet := range subnets {
+				p, err := netip.ParsePrefix(subnet)
+				if err != nil {
+					return usageError(cmd, fmt.Errorf("invalid --subnet %q: want CIDR like 10.10.0.0/24 or fd42:1::/64", subnet))
 				}
+				dst := &o.Subnet
+				if p.Addr().Is6() && !p.Addr().Is4In6() {
+					dst = &o.Subnet6
+				}
+				if dst.IsValid() {
+					return usageError(cmd, fmt.Errorf("--subnet %s: one IPv4 and one IPv6 subnet at most", subnet))
+				}
+				*dst = p
 			}
-			if gateway != "" {
-				if o.Gateway, err = netip.ParseAddr(gateway); err != nil {
+			for _, gateway := range gateways {
+				a, err := netip.ParseAddr(gateway)
+				if err != nil {
 					return usageError(cmd, fmt.Errorf("invalid --gateway %q: want an IP address", gateway))
 				}
+				dst := &o.Gateway
+				if a.Is6() && !a.Is4In6() {
+					dst = &o.Gateway6
+				}
+				if dst.IsValid() {
+					return usageError(cmd, fmt.Errorf("--gateway %s: one IPv4 and one IPv6 gateway at most", gateway))
+				}
+				*dst = a
 			}
+			o.IPv6 = ipv6
 			if ipRange != "" {
 				if o.IPRange, err = netip.ParsePrefix(ipRange); err != nil {
 					return usageError(cmd, fmt.Errorf("invalid --ip-range %q: want CIDR like 10.10.0.128/25", ipRange))
@@ -64,8 +85,9 @@ func NewCmdNetworkCreate(opts *Options) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&driver, "driver", "d", network.DriverBridge, "driver to manage the network (only bridge)")
-	f.StringVar(&subnet, "subnet", "", "subnet in CIDR format (default: a free private range)")
-	f.StringVar(&gateway, "gateway", "", "gateway address of the subnet (default: its first address)")
+	f.StringArrayVar(&subnets, "subnet", nil, "subnet in CIDR format, IPv4 (default: a free private range) and, with --ipv6, IPv6")
+	f.StringArrayVar(&gateways, "gateway", nil, "gateway address of a subnet (default: its first address)")
+	f.BoolVar(&ipv6, "ipv6", false, "enable IPv6 (dual stack; without an IPv6 --subnet a random unique local /64 is picked)")
 	f.StringVar(&ipRange, "ip-range", "", "allocate container addresses from this sub-range")
 	f.BoolVar(&internal, "internal", false, "restrict external access to the network")
 	f.StringArrayVar(&labels, "label", nil, "set metadata on the network (KEY=VALUE)")

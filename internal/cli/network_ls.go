@@ -70,7 +70,7 @@ func NewCmdNetworkLs(opts *Options) *cobra.Command {
 				}
 				sort.Strings(labels)
 				rows = append(rows, networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: "local",
-					Internal: n.Internal, Labels: strings.Join(labels, ","), CreatedAt: n.Created.Format("2006-01-02 15:04:05 -0700 MST")})
+					IPv6: n.EnableIPv6, Internal: n.Internal, Labels: strings.Join(labels, ","), CreatedAt: n.Created.Format("2006-01-02 15:04:05 -0700 MST")})
 			}
 			switch {
 			case quiet:

@@ -14,6 +14,7 @@ func NewCmdUpdate(opts *Options) *cobra.Command {
 	var memory, memorySwap, cpusetCpus, restart string
 	var cpus float64
 	var cpuShares, pidsLimit int64
+	var res resFlags
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
@@ -62,6 +63,11 @@ func NewCmdUpdate(opts *Options) *cobra.Command {
 				}
 				req.RestartPolicy, n = &p, n+1
 			}
+			m, err := res.update(fl, cmd.ErrOrStderr(), &req)
+			if err != nil {
+				return usageError(cmd, err)
+			}
+			n += m
 			if n == 0 {
 				return errors.New("you must provide one or more flags when using this command")
 			}
@@ -80,5 +86,6 @@ func NewCmdUpdate(opts *Options) *cobra.Command {
 	f.StringVar(&cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	f.Int64Var(&pidsLimit, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
 	f.StringVar(&restart, "restart", "", "restart policy to apply when a container exits")
+	addResourceFlags(f, &res)
 	return cmd
 }

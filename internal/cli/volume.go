@@ -38,7 +38,7 @@ func NewCmdVolume(opts *Options) *cobra.Command {
 				k, v, _ := strings.Cut(kv, "=")
 				l[k] = v
 			}
-			v, err := eng.Volumes().Create(name, l, false)
+			v, err := eng.CreateVolume(name, l, false)
 			if err != nil {
 				return err
 			}

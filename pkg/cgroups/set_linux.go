@@ -228,7 +228,9 @@ func setMemoryV2(dir string, mem *specs.LinuxMemory, limit, swap, resv int64) er
 		}
 	}
 	if resv != 0 {
-		if err := setFile(res+"memory.reservation", dir, "memory.low", maxString(resv)); err != nil {
+		// -1 is "no reservation": v1's unlimited soft limit, v2's memory.low
+		// of 0 ("max" there would protect all of the cgroup's memory).
+		if err := setFile(res+"memory.reservation", dir, "memory.low", strconv.FormatInt(max(resv, 0), 10)); err != nil {
 			return err
 		}
 	}

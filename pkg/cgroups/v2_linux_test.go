@@ -118,7 +118,7 @@ func TestV2Set(t *testing.T) {
 	if got := readFake(t, leaf, "cpu.max"); got != "50000 200000" {
 		t.Errorf("cpu.max = %q", got)
 	}
-	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(-1)}, Memory: &specs.LinuxMemory{Limit: i64(-1), Swap: i64(-1)}}); err != nil {
+	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(-1)}, Memory: &specs.LinuxMemory{Limit: i64(-1), Swap: i64(-1), Reservation: i64(-1)}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFake(t, leaf, "cpu.max"); got != "max 200000" {
@@ -126,6 +126,10 @@ func TestV2Set(t *testing.T) {
 	}
 	if got := readFake(t, leaf, "memory.max") + " " + readFake(t, leaf, "memory.swap.max"); got != "max max" {
 		t.Errorf("memory.max, swap.max = %q", got)
+	}
+	// No reservation is no protection, not all of it.
+	if got := readFake(t, leaf, "memory.low"); got != "0" {
+		t.Errorf("memory.low after reservation -1 = %q, want 0", got)
 	}
 }
 

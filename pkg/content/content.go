@@ -23,11 +23,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/flock"
 )
 
 // Store holds blobs under one directory.
@@ -53,10 +52,7 @@ func Open(dir string) (*Store, error) {
 	}
 	// A writer holds an flock on its temp file while it lives: a file
 	// whose lock can be taken belongs to a writer that died.
-	ents, _ := os.ReadDir(s.ingestDir())
-	for _, e := range ents {
-		RemoveIfUnlocked(filepath.Join(s.ingestDir(), e.Name()))
-	}
+	SweepUnlocked(s.ingestDir())
 	return s, nil
 }
 
@@ -228,14 +224,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (digest.Digest, int64, err
 // Writer starts a new blob whose digest is not known yet: write the bytes,
 // then Commit. Close without Commit discards them.
 func (s *Store) Writer() (*Writer, error) {
-	f, err := os.CreateTemp(s.ingestDir(), "blob-")
+	f, err := CreateLocked(s.ingestDir(), "blob-", false)
 	if err != nil {
 		return nil, fmt.Errorf("creating blob: %w", err)
-	}
-	if err := Lock(f); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
 	}
 	return &Writer{s: s, f: f, h: digest.SHA256.Hash()}, nil
 }
@@ -393,28 +384,73 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, limit int64) (int64,
 	}
 }
 
-// Lock takes an exclusive flock on f, held until f is closed: it marks
-// work in progress (a temp file or directory) as owned by a live process.
-func Lock(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			return err
-		}
+// Work in progress in a work directory (the ingest directory, a snapshot
+// store's tmp/) is a temp file or directory whose flock its live owner
+// holds; an entry nobody holds is the debris of a killed process. Making an
+// entry and locking it are two steps, so a maker holds the work directory's
+// own flock shared across both and a sweep holds it exclusively: a sweep
+// never sees an entry between its creation and its lock.
+
+// CreateLocked makes a new temp entry in the work directory dir (a
+// directory when mkdir is set, else a file opened read-write), named from
+// pattern as os.CreateTemp does, and returns it open and locked: the lock
+// lasts until the returned file is closed.
+func CreateLocked(dir, pattern string, mkdir bool) (*os.File, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
 	}
+	defer d.Close()
+	if _, err := flock.File(d, false, true); err != nil {
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	var f *os.File
+	if mkdir {
+		var name string
+		if name, err = os.MkdirTemp(dir, pattern); err == nil {
+			if f, err = os.Open(name); err != nil {
+				os.Remove(name)
+			}
+		}
+	} else {
+		f, err = os.CreateTemp(dir, pattern)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := flock.File(f, true, false); !ok {
+		f.Close()
+		os.RemoveAll(f.Name())
+		if err == nil {
+			err = fmt.Errorf("%s: locked by someone else", f.Name())
+		}
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return f, nil
 }
 
-// RemoveIfUnlocked removes the file or directory p unless a live process
-// holds its lock (see Lock): the debris of a killed process goes, work in
-// progress stays.
-func RemoveIfUnlocked(p string) {
-	f, err := os.Open(p)
+// SweepUnlocked removes every entry of the work directory dir whose lock
+// nobody holds (see CreateLocked). It skips the sweep when a maker is busy
+// in dir: the debris goes at a later one.
+func SweepUnlocked(dir string) {
+	d, err := os.Open(dir)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	if Lock(f) != nil {
+	defer d.Close()
+	if ok, _ := flock.File(d, true, false); !ok {
 		return
 	}
-	os.RemoveAll(p)
+	names, _ := d.Readdirnames(-1)
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if ok, _ := flock.File(f, true, false); ok {
+			os.RemoveAll(p)
+		}
+		f.Close()
+	}
 }

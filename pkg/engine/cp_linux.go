@@ -394,25 +394,11 @@ func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
 		return nil // pax globals, sparse and the like carry no file
 	}
 	// Set-id and sticky bits survive only a chmod after creation.
-	if err := root.Chmod(name, fs.FileMode(hdr.Mode&0o777)|setIDBits(hdr.Mode)); err != nil {
+	if err := root.Chmod(name, hdr.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 		return err
 	}
 	if !hdr.ModTime.IsZero() {
 		root.Chtimes(name, hdr.ModTime, hdr.ModTime)
 	}
 	return nil
-}
-
-func setIDBits(m int64) fs.FileMode {
-	var out fs.FileMode
-	if m&0o4000 != 0 {
-		out |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= fs.ModeSticky
-	}
-	return out
 }

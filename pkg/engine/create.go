@@ -80,6 +80,8 @@ type CreateRequest struct {
 	HostConfig    HostConfig
 	// IPv4Address is a static address on the container's network (--ip).
 	IPv4Address string
+	// IPv6Address is a static IPv6 address there (--ip6).
+	IPv6Address string
 }
 
 // Create records a new container; nothing runs until Start.
@@ -117,6 +119,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	if err := e.checkNetwork(ctx, c, req.IPv4Address); err != nil {
 		return nil, err
 	}
+	if err := e.checkIP6(ctx, c, req.IPv6Address); err != nil {
+		return nil, err
+	}
 	if p := c.HostConfig.RestartPolicy.Name; c.HostConfig.AutoRemove && p != "" && p != "no" {
 		return nil, fmt.Errorf("conflicting options: cannot specify both --restart and --rm: %w", errdefs.ErrInvalidArgument)
 	}
@@ -128,6 +133,9 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	}
 	if c.HostConfig.Runtime == "" {
 		c.HostConfig.Runtime = e.opts.Runtime
+	}
+	if err := checkResources(c.HostConfig); err != nil {
+		return nil, err
 	}
 	if err := checkCapabilities(c.HostConfig); err != nil {
 		return nil, err
@@ -147,7 +155,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (_ *Container, r
 	defer func() {
 		if retErr != nil {
 			for _, v := range made {
-				e.volumes.Remove(v)
+				e.removeVolume(v)
 			}
 			if req.Rootfs == "" && e.opts.Images != nil {
 				e.opts.Images.Remove(ctx, id, img.ID)
@@ -335,14 +343,12 @@ func (e *Engine) planMounts(c *Container, made *[]string) ([]MountPoint, error) 
 			anon := ms.Source == ""
 			if !anon {
 				if _, err := e.volumes.Get(ms.Source); err != nil {
-					v, err := e.volumes.Create(ms.Source, nil, false)
-					if err != nil {
+					if _, err := e.CreateVolume(ms.Source, nil, false); err != nil {
 						return nil, err
 					}
-					_ = v
 				}
 			}
-			v, err := e.volumes.Create(ms.Source, nil, anon)
+			v, err := e.CreateVolume(ms.Source, nil, anon)
 			if err != nil {
 				return nil, err
 			}
@@ -369,7 +375,7 @@ func (e *Engine) planMounts(c *Container, made *[]string) ([]MountPoint, error) 
 		if seen[dst] || !filepath.IsAbs(dst) {
 			continue
 		}
-		v, err := e.volumes.Create("", nil, true)
+		v, err := e.CreateVolume("", nil, true)
 		if err != nil {
 			return nil, err
 		}

@@ -491,7 +491,7 @@ func (e *Engine) RemoveStopped(ctx context.Context, id string, volumes bool) err
 	if volumes {
 		for _, m := range c.Mounts {
 			if m.Type == "volume" && m.Anonymous {
-				e.volumes.Remove(m.Name)
+				e.removeVolume(m.Name)
 			}
 		}
 	}

@@ -139,6 +139,38 @@ func (e *Engine) EmitContainer(c *Container, action string, extra map[string]str
 		Actor: EventActor{ID: c.ID, Attributes: attrs}})
 }
 
+// VolumeEvent is docker's event about volume name (Actor.ID is the
+// name): create, mount (with container, destination, read/write,
+// propagation), unmount (with container) and destroy. The driver is
+// always "local".
+func VolumeEvent(action, name string, extra map[string]string) Event {
+	attrs := map[string]string{"driver": "local"}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	return Event{Type: EventVolume, Action: action, Actor: EventActor{ID: name, Attributes: attrs}}
+}
+
+// NetworkEvent is docker's event about a network (Actor.ID is its ID):
+// create and destroy, and connect and disconnect of container.
+func NetworkEvent(action, id, name, container string) Event {
+	attrs := map[string]string{"name": name, "type": "bridge"}
+	if container != "" {
+		attrs["container"] = container
+	}
+	return Event{Type: EventNetwork, Action: action, Actor: EventActor{ID: id, Attributes: attrs}}
+}
+
+// EmitVolume records a volume event (see VolumeEvent).
+func (e *Engine) EmitVolume(action, name string, extra map[string]string) {
+	e.emit(VolumeEvent(action, name, extra))
+}
+
+// EmitNetwork records a network event (see NetworkEvent).
+func (e *Engine) EmitNetwork(action, id, name, container string) {
+	e.emit(NetworkEvent(action, id, name, container))
+}
+
 // EmitImage records an image event (pull, tag, untag, delete, ...).
 func (e *Engine) EmitImage(action, id, name string) {
 	attrs := map[string]string{}
@@ -212,7 +244,9 @@ func (f EventFilter) Match(ev *Event) bool {
 			return attr["image"] == v
 		}) &&
 		oneOf("volume", func(v string) bool { return ev.Type == EventVolume && (ev.Actor.ID == v || attr["name"] == v) }) &&
-		oneOf("network", func(v string) bool { return ev.Type == EventNetwork && (ev.Actor.ID == v || attr["name"] == v) }) &&
+		oneOf("network", func(v string) bool {
+			return ev.Type == EventNetwork && (ev.Actor.ID == v || attr["name"] == v || len(v) >= 3 && strings.HasPrefix(ev.Actor.ID, v))
+		}) &&
 		oneOf("label", func(v string) bool {
 			k, val, hasVal := strings.Cut(v, "=")
 			got, ok := attr[k]

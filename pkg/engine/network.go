@@ -47,6 +47,10 @@ type AttachRequest struct {
 	HostsPath string
 	// IP is a static address (--ip); empty picks a free one.
 	IP string
+	// MAC is the device's address (--mac-address); empty derives one.
+	MAC string
+	// IP6 is a static IPv6 address (--ip6) on a dual-stack network.
+	IP6 string
 }
 
 // PortMapping is one published port.
@@ -70,6 +74,10 @@ type Attachment struct {
 	Options []string
 	// Ports are the published ports, with host ports picked where asked.
 	Ports []PortMapping
+	// IP6, PrefixLen6 and Gateway6 are the IPv6 side on a dual-stack network.
+	IP6        string
+	PrefixLen6 int
+	Gateway6   string
 }
 
 // checkNetwork validates the container's network settings at create:
@@ -90,6 +98,19 @@ func (e *Engine) checkNetwork(ctx context.Context, c *Container, ip string) erro
 		if addr == HostGateway && mode == "none" {
 			return fmt.Errorf("--add-host %s: %s needs a network (bridge, host or a network name), not --network none: %w", eh, HostGateway, errdefs.ErrInvalidArgument)
 		}
+	}
+	if c.Config.MacAddress != "" {
+		mac, err := ParseMAC(c.Config.MacAddress)
+		if err != nil {
+			return err
+		}
+		if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
+			return fmt.Errorf("conflicting options: mac-address and the network mode (--network %s): %w", mode, errdefs.ErrInvalidArgument)
+		}
+		c.Config.MacAddress = mac
+	}
+	if err := e.checkLinks(c); err != nil {
+		return err
 	}
 	if ref, ok := strings.CutPrefix(mode, "container:"); ok {
 		return e.checkJoin(c, ref, ip)
@@ -134,6 +155,43 @@ func (e *Engine) checkNetwork(ctx context.Context, c *Container, ip string) erro
 		c.NetworkSettings.Networks = map[string]*EndpointSettings{}
 	}
 	c.NetworkSettings.Networks[mode] = &EndpointSettings{IPAMConfig: &EndpointIPAMConfig{IPv4Address: a.String()}}
+	return nil
+}
+
+// checkIP6 validates --ip6 at create: an IPv6 address, on a user-defined
+// dual-stack network, free. It is recorded as the endpoint's IPAMConfig.
+func (e *Engine) checkIP6(ctx context.Context, c *Container, ip6 string) error {
+	if ip6 == "" {
+		return nil
+	}
+	mode := c.HostConfig.NetworkMode
+	a, err := netip.ParseAddr(ip6)
+	if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+		return fmt.Errorf("invalid IPv6 address: %s: %w", ip6, errdefs.ErrInvalidArgument)
+	}
+	if strings.HasPrefix(mode, "container:") {
+		return fmt.Errorf("conflicting options: a static IP address and the container type network mode (--network %s): %w", mode, errdefs.ErrInvalidArgument)
+	}
+	if mode == "none" || mode == "host" || mode == "bridge" || e.opts.Network == nil {
+		return fmt.Errorf("--ip6 %s: user specified IP address is supported on user defined networks only: %w", ip6, errdefs.ErrInvalidArgument)
+	}
+	if ac, ok := e.opts.Network.(AddressChecker); ok {
+		if err := ac.CheckAddress(ctx, mode, a.String()); err != nil {
+			return err
+		}
+	}
+	if c.NetworkSettings.Networks == nil {
+		c.NetworkSettings.Networks = map[string]*EndpointSettings{}
+	}
+	ep := c.NetworkSettings.Networks[mode]
+	if ep == nil {
+		ep = &EndpointSettings{}
+		c.NetworkSettings.Networks[mode] = ep
+	}
+	if ep.IPAMConfig == nil {
+		ep.IPAMConfig = &EndpointIPAMConfig{}
+	}
+	ep.IPAMConfig.IPv6Address = a.String()
 	return nil
 }
 
@@ -382,5 +440,6 @@ func (c *Container) ClearNetwork() {
 	c.NetworkSettings.SandboxKey = ""
 	for _, ep := range c.NetworkSettings.Networks {
 		ep.IPAddress, ep.Gateway, ep.MacAddress, ep.IPPrefixLen = "", "", "", 0
+		ep.GlobalIPv6Address, ep.GlobalIPv6PrefixLen, ep.IPv6Gateway = "", 0, ""
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,6 +61,15 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, 
 	}
 	if err := e.recordNetworks(c, netns, names, atts); err != nil {
 		return "", false, err
+	}
+	if len(c.HostConfig.Links) > 0 {
+		lines, err := e.linkLines(ctx, c)
+		if err == nil {
+			err = appendInPlace(filepath.Join(e.store.dir(c.ID), "hosts"), lines)
+		}
+		if err != nil {
+			return "", false, err
+		}
 	}
 	primary := atts[0]
 	resolv := ""
@@ -218,13 +228,14 @@ func publishedPorts(c *Container) []PortMapping {
 // attachOne joins the container's namespace to one network; the primary
 // network also publishes ports and takes the static address (--ip).
 func (e *Engine) attachOne(ctx context.Context, c *Container, name, netns string, primary bool) (*Attachment, error) {
-	req := AttachRequest{Network: name, ContainerID: c.ID, Name: c.Name, Aliases: c.HostConfig.Aliases,
+	req := AttachRequest{Network: name, ContainerID: c.ID, Name: c.Name, Aliases: aliasesOn(c, name),
 		NetNSPath: netns, HostsPath: filepath.Join(e.store.dir(c.ID), "hosts")}
 	if primary {
 		req.Ports = publishedPorts(c)
+		req.MAC = c.Config.MacAddress
 	}
 	if ep := c.NetworkSettings.Networks[name]; ep != nil && ep.IPAMConfig != nil {
-		req.IP = ep.IPAMConfig.IPv4Address
+		req.IP, req.IP6 = ep.IPAMConfig.IPv4Address, ep.IPAMConfig.IPv6Address
 	}
 	att, err := e.opts.Network.Attach(ctx, req)
 	if err != nil {
@@ -235,6 +246,12 @@ func (e *Engine) attachOne(ctx context.Context, c *Container, name, netns string
 			return nil, err
 		}
 	}
+	if att.IP6 != "" {
+		if err := appendInPlace(req.HostsPath, fmt.Sprintf("%s\t%s\n", att.IP6, c.Config.Hostname)); err != nil {
+			return nil, err
+		}
+	}
+	e.EmitNetwork("connect", att.NetworkID, name, c.ID)
 	return att, nil
 }
 
@@ -249,7 +266,8 @@ func (e *Engine) recordNetworks(c *Container, netns string, names []string, atts
 		for i, name := range names {
 			att := atts[i]
 			ep := &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP, IPPrefixLen: att.PrefixLen,
-				Gateway: att.Gateway, MacAddress: att.MAC, Aliases: c.HostConfig.Aliases}
+				Gateway: att.Gateway, MacAddress: att.MAC, Aliases: aliasesOn(c, name),
+				GlobalIPv6Address: att.IP6, GlobalIPv6PrefixLen: att.PrefixLen6, IPv6Gateway: att.Gateway6}
 			if old := rec.NetworkSettings.Networks[name]; old != nil {
 				ep.IPAMConfig = old.IPAMConfig
 			}
@@ -269,6 +287,21 @@ func (e *Engine) recordNetworks(c *Container, netns string, names []string, atts
 // Connect attaches a container to another network: at once when it runs,
 // and at every start.
 func (e *Engine) Connect(ctx context.Context, ref, name string) error {
+	return e.ConnectWith(ctx, ref, name, ConnectOptions{})
+}
+
+// ConnectOptions are what `network connect` may ask for on the network.
+type ConnectOptions struct {
+	// IP is a static IPv4 address (--ip); empty picks a free one.
+	IP string
+	// IP6 is a static IPv6 address (--ip6) on a dual-stack network.
+	IP6 string
+	// Aliases are more names the container answers to on the network (--alias).
+	Aliases []string
+}
+
+// ConnectWith is Connect with a static address and aliases on the network.
+func (e *Engine) ConnectWith(ctx context.Context, ref, name string, opts ConnectOptions) error {
 	c, err := e.Load(ctx, ref)
 	if err != nil {
 		return err
@@ -286,6 +319,14 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 	if strings.HasPrefix(mode, "container:") {
 		return fmt.Errorf("container %s shares the network of another container and cannot join networks of its own: %w", c.Name, errdefs.ErrConflict)
 	}
+	want, err := e.checkConnect(ctx, name, opts)
+	if err != nil {
+		return err
+	}
+	if c.NetworkSettings.Networks == nil {
+		c.NetworkSettings.Networks = map[string]*EndpointSettings{}
+	}
+	c.NetworkSettings.Networks[name] = want
 	if c.State.Running {
 		att, err := e.attachOne(ctx, c, name, c.NetworkSettings.SandboxKey, false)
 		if err != nil {
@@ -295,8 +336,9 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 			if rec.NetworkSettings.Networks == nil {
 				rec.NetworkSettings.Networks = map[string]*EndpointSettings{}
 			}
-			rec.NetworkSettings.Networks[name] = &EndpointSettings{NetworkID: att.NetworkID, IPAddress: att.IP,
-				IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: c.HostConfig.Aliases}
+			rec.NetworkSettings.Networks[name] = &EndpointSettings{IPAMConfig: want.IPAMConfig, NetworkID: att.NetworkID, IPAddress: att.IP,
+				IPPrefixLen: att.PrefixLen, Gateway: att.Gateway, MacAddress: att.MAC, Aliases: want.Aliases,
+				GlobalIPv6Address: att.IP6, GlobalIPv6PrefixLen: att.PrefixLen6, IPv6Gateway: att.Gateway6}
 			return nil
 		}); err != nil {
 			return err
@@ -307,12 +349,64 @@ func (e *Engine) Connect(ctx context.Context, ref, name string) error {
 		if rec.NetworkSettings.Networks == nil {
 			rec.NetworkSettings.Networks = map[string]*EndpointSettings{}
 		}
-		if rec.NetworkSettings.Networks[name] == nil {
-			rec.NetworkSettings.Networks[name] = &EndpointSettings{}
+		if !c.State.Running || rec.NetworkSettings.Networks[name] == nil {
+			rec.NetworkSettings.Networks[name] = want
 		}
 		return nil
 	})
 	return err
+}
+
+// checkConnect validates `network connect --ip --alias` as docker does and
+// returns the endpoint's configuration.
+func (e *Engine) checkConnect(ctx context.Context, name string, opts ConnectOptions) (*EndpointSettings, error) {
+	ep := &EndpointSettings{}
+	for _, a := range opts.Aliases {
+		if strings.HasPrefix(a, "/") || !validName(a) {
+			return nil, fmt.Errorf("invalid --alias %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", a, errdefs.ErrInvalidArgument)
+		}
+	}
+	if len(opts.Aliases) > 0 {
+		if name == "bridge" {
+			return nil, fmt.Errorf("network-scoped alias is supported only for containers in user defined networks: %w", errdefs.ErrInvalidArgument)
+		}
+		ep.Aliases = slices.Clone(opts.Aliases)
+	}
+	if opts.IP6 != "" {
+		a, err := netip.ParseAddr(opts.IP6)
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return nil, fmt.Errorf("invalid IPv6 address: %s: %w", opts.IP6, errdefs.ErrInvalidArgument)
+		}
+		if name == "bridge" {
+			return nil, fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
+		}
+		if ac, ok := e.opts.Network.(AddressChecker); ok {
+			if err := ac.CheckAddress(ctx, name, a.String()); err != nil {
+				return nil, err
+			}
+		}
+		ep.IPAMConfig = &EndpointIPAMConfig{IPv6Address: a.String()}
+	}
+	if opts.IP == "" {
+		return ep, nil
+	}
+	a, err := netip.ParseAddr(opts.IP)
+	if err != nil || !a.Is4() {
+		return nil, fmt.Errorf("invalid IPv4 address: %s: %w", opts.IP, errdefs.ErrInvalidArgument)
+	}
+	if name == "bridge" {
+		return nil, fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
+	}
+	if ac, ok := e.opts.Network.(AddressChecker); ok {
+		if err := ac.CheckAddress(ctx, name, a.String()); err != nil {
+			return nil, err
+		}
+	}
+	if ep.IPAMConfig == nil {
+		ep.IPAMConfig = &EndpointIPAMConfig{}
+	}
+	ep.IPAMConfig.IPv4Address = a.String()
+	return ep, nil
 }
 
 // Disconnect detaches a container from a network it was connected to.
@@ -331,6 +425,7 @@ func (e *Engine) Disconnect(ctx context.Context, ref, name string) error {
 		if err := e.opts.Network.Detach(ctx, name, c.ID); err != nil {
 			return err
 		}
+		e.emitDisconnect(c, name)
 	}
 	_, err = e.Update(c.ID, func(rec *Container) error {
 		rec.ExtraNetworks = slices.DeleteFunc(rec.ExtraNetworks, func(n string) bool { return n == name })
@@ -387,6 +482,7 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 			if err != nil {
 				slog.Warn("detaching from network", "container", c.ID, "network", name, "err", err)
 			}
+			e.emitDisconnect(c, name)
 		}
 	}
 	unix.Unmount(netns, unix.MNT_DETACH)
@@ -415,6 +511,27 @@ func newNetNS(path string) error {
 	if err := <-errc; err != nil {
 		os.Remove(path)
 		return err
+	}
+	return nil
+}
+
+// emitDisconnect records docker's disconnect event of c from network name.
+func (e *Engine) emitDisconnect(c *Container, name string) {
+	id := ""
+	if ep := c.NetworkSettings.Networks[name]; ep != nil {
+		id = ep.NetworkID
+	}
+	e.EmitNetwork("disconnect", id, name, c.ID)
+}
+
+// aliasesOn is the container's aliases on network name: --network-alias on
+// the network it was created on, `network connect --alias` on the others.
+func aliasesOn(c *Container, name string) []string {
+	if name == c.HostConfig.NetworkMode {
+		return c.HostConfig.Aliases
+	}
+	if ep := c.NetworkSettings.Networks[name]; ep != nil {
+		return ep.Aliases
 	}
 	return nil
 }

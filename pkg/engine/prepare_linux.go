@@ -106,6 +106,7 @@ func (e *Engine) Prepare(ctx context.Context, c *Container) (_ *Bundle, retErr e
 	if err := writeFile(filepath.Join(run, "config.json"), b, 0o600, false); err != nil {
 		return nil, err
 	}
+	e.emitVolumeMounts(c)
 	return &Bundle{Dir: run, Spec: spec}, nil
 }
 
@@ -154,6 +155,7 @@ func (e *Engine) Cleanup(ctx context.Context, c *Container) {
 		return
 	}
 	e.teardownNetwork(ctx, c)
+	e.emitVolumeUnmounts(c)
 	rootfs := filepath.Join(e.store.runDir(c.ID), "rootfs")
 	for i := 0; i < 8; i++ {
 		if err := unix.Unmount(rootfs, unix.MNT_DETACH); err != nil {

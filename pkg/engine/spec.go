@@ -130,18 +130,31 @@ func applyResources(r *specs.LinuxResources, hc HostConfig) error {
 		}
 		r.Memory = m
 	}
-	if hc.NanoCpus > 0 || hc.CpuShares > 0 || hc.CpusetCpus != "" {
+	if hc.MemoryReservation > 0 {
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		resv := hc.MemoryReservation
+		r.Memory.Reservation = &resv
+	}
+	if hc.BlkioWeight > 0 {
+		w := hc.BlkioWeight
+		r.BlockIO = &specs.LinuxBlockIO{Weight: &w}
+	}
+	if hc.NanoCpus > 0 || hc.CpuShares > 0 || hc.CpusetCpus != "" || hc.CpuPeriod > 0 || hc.CpuQuota > 0 || hc.CpusetMems != "" {
 		cpu := &specs.LinuxCPU{}
 		if hc.NanoCpus > 0 {
 			period := uint64(100000)
 			quota := hc.NanoCpus * int64(period) / 1e9
 			cpu.Period, cpu.Quota = &period, &quota
+		} else if hc.CpuPeriod > 0 || hc.CpuQuota > 0 {
+			cpu.Period, cpu.Quota = cfs(hc)
 		}
 		if hc.CpuShares > 0 {
 			sh := uint64(hc.CpuShares)
 			cpu.Shares = &sh
 		}
-		cpu.Cpus = hc.CpusetCpus
+		cpu.Cpus, cpu.Mems = hc.CpusetCpus, hc.CpusetMems
 		r.CPU = cpu
 	}
 	if hc.PidsLimit > 0 {

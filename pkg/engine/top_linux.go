@@ -131,7 +131,7 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) erro
 	if len(users) > 0 {
 		return fmt.Errorf("remove %s: volume is in use - [%s]: %w", name, strings.Join(users, ", "), errdefs.ErrConflict)
 	}
-	err = e.volumes.Remove(name)
+	err = e.removeVolume(name)
 	if force && errors.Is(err, errdefs.ErrNotFound) {
 		return nil
 	}
@@ -153,7 +153,7 @@ func (e *Engine) PruneVolumes(ctx context.Context, all bool) ([]string, error) {
 		if users, _ := e.VolumeUsers(ctx, v.Name); len(users) > 0 {
 			continue
 		}
-		if err := e.volumes.Remove(v.Name); err == nil {
+		if err := e.removeVolume(v.Name); err == nil {
 			removed = append(removed, v.Name)
 		}
 	}

@@ -100,6 +100,9 @@ type Config struct {
 	Labels       map[string]string
 	StopSignal   string `json:",omitempty"`
 	StopTimeout  *int   `json:",omitempty"`
+	// MacAddress is the address asked for the container's device on its
+	// network (--mac-address).
+	MacAddress string `json:",omitempty"`
 }
 
 // HealthConfig is how to check a container's health (docker's Healthcheck).
@@ -149,6 +152,22 @@ type HostConfig struct {
 	DnsSearch  []string `json:",omitempty"` //nolint:revive // docker's spelling
 	DnsOptions []string `json:",omitempty"` //nolint:revive // docker's spelling
 	ExtraHosts []string `json:",omitempty"`
+
+	// CpuPeriod and CpuQuota are the CFS period and quota in
+	// microseconds (--cpu-period, --cpu-quota; --cpus sets NanoCpus
+	// instead), CpusetMems the memory nodes (--cpuset-mems),
+	// MemoryReservation the soft limit in bytes (--memory-reservation),
+	// BlkioWeight the relative block I/O weight, 10 to 1000 (--blkio-weight).
+	CpuPeriod         int64  //nolint:revive // docker's spelling
+	CpuQuota          int64  //nolint:revive // docker's spelling
+	CpusetMems        string //nolint:revive // docker's spelling
+	MemoryReservation int64
+	BlkioWeight       uint16
+
+	// Links are legacy links (--link NAME[:ALIAS]) in docker's form,
+	// "/NAME:/SELF/ALIAS": the linked container's address is written under
+	// ALIAS, its host name and NAME into this container's /etc/hosts.
+	Links []string `json:",omitempty"`
 }
 
 // MountSpec is one --mount (or -v / --tmpfs) request.
@@ -220,9 +239,15 @@ type EndpointSettings struct {
 	IPPrefixLen int
 	Gateway     string
 	MacAddress  string
+	// GlobalIPv6Address, GlobalIPv6PrefixLen and IPv6Gateway are the IPv6
+	// side on a dual-stack network (docker's names).
+	GlobalIPv6Address   string `json:",omitempty"`
+	GlobalIPv6PrefixLen int    `json:",omitempty"`
+	IPv6Gateway         string `json:",omitempty"`
 }
 
 // EndpointIPAMConfig is a requested static address (docker's IPAMConfig).
 type EndpointIPAMConfig struct {
 	IPv4Address string `json:",omitempty"`
+	IPv6Address string `json:",omitempty"`
 }

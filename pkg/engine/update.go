@@ -27,6 +27,14 @@ type UpdateRequest struct {
 	CpusetCpus    *string
 	PidsLimit     *int64 // 0 or -1 removes the limit
 	RestartPolicy *RestartPolicy
+	// CpuPeriod and CpuQuota are CFS microseconds (a quota of 0 or -1
+	// removes it), CpusetMems memory nodes, MemoryReservation a soft
+	// limit in bytes (0 removes it), BlkioWeight 10 to 1000 (0: unchanged).
+	CpuPeriod         *int64  //nolint:revive // docker's spelling
+	CpuQuota          *int64  //nolint:revive // docker's spelling
+	CpusetMems        *string //nolint:revive // docker's spelling
+	MemoryReservation *int64
+	BlkioWeight       *uint16
 }
 
 // minMemory is docker's smallest memory limit.
@@ -80,7 +88,7 @@ func applyUpdate(h HostConfig, req UpdateRequest) (HostConfig, *specs.LinuxResou
 		}
 		h.RestartPolicy = *p
 	}
-	memChanged := req.Memory != nil || req.MemorySwap != nil
+	memChanged := req.Memory != nil || req.MemorySwap != nil || req.MemoryReservation != nil
 	if req.Memory != nil {
 		m := *req.Memory
 		if m != 0 && m < minMemory {
@@ -110,7 +118,38 @@ func applyUpdate(h HostConfig, req UpdateRequest) (HostConfig, *specs.LinuxResou
 		}
 		h.MemorySwap = s
 	}
-	cpuChanged := req.NanoCpus != nil || req.CpuShares != nil || req.CpusetCpus != nil
+	if req.MemoryReservation != nil {
+		h.MemoryReservation = *req.MemoryReservation
+	}
+	// --cpus sets the period and quota itself: docker refuses to change
+	// one kind while the other is set.
+	switch {
+	case req.NanoCpus != nil && *req.NanoCpus > 0 && h.CpuPeriod > 0 && req.CpuPeriod == nil:
+		return inval("Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set")
+	case req.NanoCpus != nil && *req.NanoCpus > 0 && h.CpuQuota > 0 && req.CpuQuota == nil:
+		return inval("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set")
+	case req.CpuPeriod != nil && *req.CpuPeriod > 0 && h.NanoCpus > 0 && req.NanoCpus == nil:
+		return inval("Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set")
+	case req.CpuQuota != nil && *req.CpuQuota > 0 && h.NanoCpus > 0 && req.NanoCpus == nil:
+		return inval("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set")
+	}
+	if req.CpuPeriod != nil {
+		h.CpuPeriod = *req.CpuPeriod
+	}
+	if req.CpuQuota != nil {
+		h.CpuQuota = max(*req.CpuQuota, 0)
+	}
+	if req.CpusetMems != nil {
+		h.CpusetMems = *req.CpusetMems
+	}
+	// As in docker, a weight of 0 changes nothing: the runtimes cannot
+	// restore the kernel's default weight.
+	blkioChanged := req.BlkioWeight != nil && *req.BlkioWeight != 0
+	if blkioChanged {
+		h.BlkioWeight = *req.BlkioWeight
+	}
+	cfsChanged := req.CpuPeriod != nil || req.CpuQuota != nil
+	cpuChanged := req.NanoCpus != nil || req.CpuShares != nil || req.CpusetCpus != nil || cfsChanged || req.CpusetMems != nil
 	if req.NanoCpus != nil {
 		n := *req.NanoCpus
 		if n < 0 || n > int64(runtime.NumCPU())*1e9 {
@@ -133,7 +172,10 @@ func applyUpdate(h HostConfig, req UpdateRequest) (HostConfig, *specs.LinuxResou
 	if req.PidsLimit != nil {
 		h.PidsLimit = max(*req.PidsLimit, 0)
 	}
-	if !memChanged && !cpuChanged && req.PidsLimit == nil {
+	if err := checkResources(h); err != nil {
+		return h, nil, err
+	}
+	if !memChanged && !cpuChanged && req.PidsLimit == nil && !blkioChanged {
 		return h, nil, nil
 	}
 	full := &specs.LinuxResources{}
@@ -153,6 +195,13 @@ func applyUpdate(h HostConfig, req UpdateRequest) (HostConfig, *specs.LinuxResou
 		if res.Memory.Swap == nil {
 			res.Memory.Swap = &unlimited
 		}
+		if req.MemoryReservation != nil && res.Memory.Reservation == nil {
+			res.Memory.Reservation = &unlimited
+		}
+	}
+	if blkioChanged {
+		w := h.BlkioWeight
+		res.BlockIO = &specs.LinuxBlockIO{Weight: &w}
 	}
 	if cpuChanged {
 		res.CPU = &specs.LinuxCPU{}
@@ -162,6 +211,8 @@ func applyUpdate(h HostConfig, req UpdateRequest) (HostConfig, *specs.LinuxResou
 				period, quota = *full.CPU.Period, *full.CPU.Quota
 			}
 			res.CPU.Period, res.CPU.Quota = &period, &quota
+		} else if cfsChanged {
+			res.CPU.Period, res.CPU.Quota = cfs(h)
 		}
 		if req.CpuShares != nil {
 			shares := uint64(h.CpuShares)
@@ -174,6 +225,12 @@ func applyUpdate(h HostConfig, req UpdateRequest) (HostConfig, *specs.LinuxResou
 			res.CPU.Cpus = h.CpusetCpus
 			if res.CPU.Cpus == "" {
 				res.CPU.Cpus = fmt.Sprintf("0-%d", runtime.NumCPU()-1)
+			}
+		}
+		if req.CpusetMems != nil {
+			res.CPU.Mems = h.CpusetMems
+			if res.CPU.Mems == "" {
+				res.CPU.Mems = onlineMems()
 			}
 		}
 	}

@@ -24,13 +24,7 @@ func Acquire(path string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if _, err := File(f, true, true); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
@@ -43,14 +37,37 @@ func TryAcquire(path string) (l *Lock, ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if ok, err := File(f, true, false); !ok {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, false, nil
+		if err != nil {
+			err = fmt.Errorf("locking %s: %w", path, err)
 		}
-		return nil, false, fmt.Errorf("locking %s: %w", path, err)
+		return nil, false, err
 	}
 	return &Lock{f}, true, nil
+}
+
+// File takes a flock on the open file f, exclusive or shared, waiting for it
+// or not; the lock lasts until f's last descriptor is closed. Without wait,
+// ok is false and err nil when someone else holds the lock.
+func File(f *os.File, exclusive, wait bool) (ok bool, err error) {
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	if !wait {
+		how |= unix.LOCK_NB
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if errors.Is(err, unix.EWOULDBLOCK) && !wait {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func open(path string) (*os.File, error) {

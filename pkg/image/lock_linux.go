@@ -1,13 +1,13 @@
 package image
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/flock"
 )
 
 // errLocked says a non-blocking lock is held by someone else.
@@ -20,22 +20,10 @@ func lockFile(p string, exclusive, wait bool) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
-	if !wait {
-		how |= unix.LOCK_NB
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	ok, err := flock.File(f, exclusive, wait)
+	if !ok {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if err == nil {
 			return nil, errLocked
 		}
 		return nil, fmt.Errorf("locking %s: %w", p, err)

@@ -134,6 +134,9 @@ func hostEntries(eps []*endpoint, self *endpoint, discovery bool) []HostEntry {
 		}
 		add(id)
 		out = append(out, HostEntry{IP: ep.IP, Names: names})
+		if ep.IP6.IsValid() {
+			out = append(out, HostEntry{IP: ep.IP6, Names: names})
+		}
 	}
 	return out
 }

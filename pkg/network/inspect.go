@@ -69,14 +69,22 @@ func (m *Manager) Inspect(ctx context.Context, ref string) (*Inspect, error) {
 	if n.IPRange.IsValid() {
 		out.IPAM.Config[0].IPRange = n.IPRange.String()
 	}
+	if n.EnableIPv6 {
+		out.EnableIPv6 = true
+		out.IPAM.Config = append(out.IPAM.Config, InspectIPAMConfig{Subnet: n.Subnet6.String(), Gateway: n.Gateway6.String()})
+	}
 	for k, v := range n.Labels {
 		out.Labels[k] = v
 	}
 	for _, ep := range eps {
-		out.Containers[ep.ContainerID] = InspectContainer{
+		ic := InspectContainer{
 			Name: ep.Name, EndpointID: vethName(n.ID, ep.ContainerID), MacAddress: ep.MAC,
 			IPv4Address: ep.IP.String() + "/" + strconv.Itoa(ep.PrefixLen),
 		}
+		if ep.IP6.IsValid() {
+			ic.IPv6Address = ep.IP6.String() + "/" + strconv.Itoa(ep.PrefixLen6)
+		}
+		out.Containers[ep.ContainerID] = ic
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net/netip"
 
@@ -39,6 +40,9 @@ next:
 func checkOptions(o *CreateOptions) error {
 	inval := func(format string, a ...any) error {
 		return fmt.Errorf(format+": %w", append(a, errdefs.ErrInvalidArgument)...)
+	}
+	if err := checkOptions6(o); err != nil {
+		return err
 	}
 	if !o.Subnet.IsValid() {
 		if o.Gateway.IsValid() || o.IPRange.IsValid() {
@@ -114,4 +118,74 @@ func allocateIP(n *Network, used map[netip.Addr]bool, want netip.Addr) (netip.Ad
 func macFor(ip netip.Addr) string {
 	a := ip.As4()
 	return fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3])
+}
+
+// checkOptions6 validates and completes the IPv6 side of a network.
+func checkOptions6(o *CreateOptions) error {
+	inval := func(format string, a ...any) error {
+		return fmt.Errorf(format+": %w", append(a, errdefs.ErrInvalidArgument)...)
+	}
+	if !o.IPv6 {
+		if o.Subnet6.IsValid() || o.Gateway6.IsValid() {
+			return inval("an IPv6 subnet or gateway needs --ipv6")
+		}
+		return nil
+	}
+	if !o.Subnet6.IsValid() {
+		if o.Gateway6.IsValid() {
+			return inval("an IPv6 --gateway needs an IPv6 --subnet")
+		}
+		return nil // a random unique local /64 is picked at create
+	}
+	if !o.Subnet6.Addr().Is6() || o.Subnet6.Addr().Is4In6() {
+		return inval("subnet %s is not an IPv6 subnet", o.Subnet6)
+	}
+	if o.Subnet6.Bits() < 48 || o.Subnet6.Bits() > 120 {
+		return inval("IPv6 subnet %s: prefix length must be 48 to 120", o.Subnet6)
+	}
+	if o.Subnet6.Masked() != o.Subnet6 {
+		return inval("subnet %s is not a network address (did you mean %s?)", o.Subnet6, o.Subnet6.Masked())
+	}
+	if a := o.Subnet6.Addr(); a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsLoopback() {
+		return inval("IPv6 subnet %s: link-local, multicast and loopback ranges cannot be a network's", o.Subnet6)
+	}
+	if o.Gateway6.IsValid() {
+		if !o.Subnet6.Contains(o.Gateway6) || o.Gateway6 == o.Subnet6.Addr() {
+			return inval("gateway %s is not a host address of subnet %s", o.Gateway6, o.Subnet6)
+		}
+	} else {
+		o.Gateway6 = o.Subnet6.Addr().Next()
+	}
+	return nil
+}
+
+// allocateIP6 picks the lowest free IPv6 address of n's Subnet6 (not the
+// subnet-router anycast address, not the gateway), or checks want.
+func allocateIP6(n *Network, used map[netip.Addr]bool, want netip.Addr) (netip.Addr, error) {
+	ok := func(a netip.Addr) bool { return n.Subnet6.Contains(a) && a != n.Subnet6.Addr() && a != n.Gateway6 }
+	if want.IsValid() {
+		if !ok(want) {
+			return netip.Addr{}, fmt.Errorf("address %s is not usable on network %s (IPv6 subnet %s): %w", want, n.Name, n.Subnet6, errdefs.ErrInvalidArgument)
+		}
+		if used[want] {
+			return netip.Addr{}, fmt.Errorf("address %s is already in use on network %s: %w", want, n.Name, errdefs.ErrConflict)
+		}
+		return want, nil
+	}
+	for a, i := n.Subnet6.Addr(), 0; n.Subnet6.Contains(a) && i < 1<<20; a, i = a.Next(), i+1 {
+		if ok(a) && !used[a] {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("network %s has no free IPv6 address left in %s: %w", n.Name, n.Subnet6, errdefs.ErrUnavailable)
+}
+
+// randomULA64 is a random unique local /64 (fd00::/8 with a random 40-bit
+// global ID and subnet ID 0, RFC 4193), as podman picks and docker's
+// default IPv6 pool gives.
+func randomULA64() netip.Prefix {
+	var b [16]byte
+	rand.Read(b[1:6])
+	b[0] = 0xfd
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
 }

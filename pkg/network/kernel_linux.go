@@ -68,6 +68,11 @@ func (k *kernel) ensureNetwork(n *Network) (bridge, error) {
 	if err := k.ensureNetworkRules(n); err != nil {
 		return bridge{}, err
 	}
+	if n.EnableIPv6 {
+		if err := k.ensureNetworkRules6(n); err != nil {
+			return bridge{}, err
+		}
+	}
 	return bridge{Index: link.Attrs().Index, MTU: link.Attrs().MTU}, nil
 }
 
@@ -90,6 +95,9 @@ func (k *kernel) readyBridge(n *Network, ifindex int) (bridge, bool) {
 		return bridge{}, false
 	}
 	if _, err := c.ListTableOfFamily(k.table, nftables.TableFamilyIPv4); err != nil {
+		return bridge{}, false
+	}
+	if n.EnableIPv6 && !k.ready6() {
 		return bridge{}, false
 	}
 	return bridge{Index: link.Attrs().Index, MTU: link.Attrs().MTU}, true
@@ -137,7 +145,55 @@ func (k *kernel) ensureBridge(n *Network) (netlink.Link, error) {
 			return nil, err
 		}
 	}
+	if n.EnableIPv6 {
+		if err := ensureBridge6(n, link); err != nil {
+			return nil, err
+		}
+	}
 	return link, nil
+}
+
+// ensureBridge6 gives a dual-stack network's bridge its IPv6 gateway
+// address (no duplicate address detection: the subnet is the network's
+// own) and, unless internal, turns on IPv6 forwarding, as docker does.
+func ensureBridge6(n *Network, link netlink.Link) error {
+	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv6/conf", n.Bridge, "disable_ipv6"), "0"); err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: n.Gateway6.AsSlice(), Mask: net.CIDRMask(n.Subnet6.Bits(), 128)}, Flags: unix.IFA_F_NODAD}
+	if err := netlink.AddrReplace(link, addr); err != nil {
+		return fmt.Errorf("adding %s to bridge %s: %w", n.Gateway6, n.Bridge, err)
+	}
+	if !n.Internal {
+		if err := writeSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSubnet6Free fails when the host already routes (part of) n's IPv6
+// subnet through a device (link-local and multicast routes aside).
+func (k *kernel) checkSubnet6Free(n *Network) error {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V6)
+	if err != nil {
+		return fmt.Errorf("listing IPv6 routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		p, ok := prefixOf(r.Dst)
+		if !ok || p.Bits() == 0 || p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() || !p.Overlaps(n.Subnet6) {
+			continue
+		}
+		dev := fmt.Sprint(r.LinkIndex)
+		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+			dev = l.Attrs().Name
+		}
+		return fmt.Errorf("IPv6 subnet %s of network %s is already routed to %s (%s): %w", n.Subnet6, n.Name, dev, p, errdefs.ErrConflict)
+	}
+	return nil
 }
 
 // checkSubnetFree fails when another device already routes n's subnet.
@@ -169,6 +225,11 @@ func (k *kernel) removeNetwork(n *Network) error {
 	}
 	if err := k.deleteBridgeElement(n.Bridge); err != nil {
 		errs = append(errs, err)
+	}
+	if n.EnableIPv6 {
+		if err := k.removeNetwork6(n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if link, err := netlink.LinkByName(n.Bridge); err == nil {
 		if err := netlink.LinkDel(link); err != nil && !isLinkNotFound(err) {
@@ -225,7 +286,10 @@ func (k *kernel) attach(n *Network, br bridge, ep *endpoint) error {
 	if err := configureInside(nh, n, ep); err != nil {
 		return fmt.Errorf("configuring %s in %s: %w", ep.Interface, ep.NetNSPath, err)
 	}
-	return k.addPortRules(n, ep)
+	if err := k.addPortRules(n, ep); err != nil {
+		return err
+	}
+	return k.addPortRules6(n, ep)
 }
 
 // addVeth makes a veth pair in one request: host on the bridge (master
@@ -304,6 +368,18 @@ func configureInside(nh *netlink.Handle, n *Network, ep *endpoint) error {
 			// Already attached elsewhere: the first network keeps the default route.
 		}
 	}
+	if ep.IP6.IsValid() {
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: ep.IP6.AsSlice(), Mask: net.CIDRMask(ep.PrefixLen6, 128)}, Flags: unix.IFA_F_NODAD}
+		if err := nh.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("adding address %s (is IPv6 disabled in the container's namespace?): %w", ep.IP6, err)
+		}
+		if ep.Gateway6.IsValid() {
+			r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: ep.Gateway6.AsSlice(), Family: netlink.FAMILY_V6}
+			if err := nh.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("adding default route via %s: %w", ep.Gateway6, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -333,6 +409,11 @@ func (k *kernel) detach(n *Network, ep *endpoint, keepLink bool) error {
 	if len(ep.Ports) > 0 {
 		if err := k.deletePortRules(n, ep); err != nil {
 			errs = append(errs, err)
+		}
+		if ep.IP6.IsValid() {
+			if err := k.deletePortRules6(n, ep); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if keepLink {

@@ -25,4 +25,5 @@ func (k *kernel) netnsAlive(string, uint64, uint64) bool           { return fals
 func (k *kernel) deleteStrayVeths(*Network, map[string]bool) error { return errNoKernel }
 func (k *kernel) destroy() error                                   { return errNoKernel }
 
-func (k *kernel) collect(string) error { return errNoKernel }
+func (k *kernel) collect(string) error            { return errNoKernel }
+func (k *kernel) checkSubnet6Free(*Network) error { return errNoKernel }

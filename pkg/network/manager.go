@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -43,6 +44,8 @@ type Manager struct {
 	defaultBridge string // bridge device of DefaultNetwork
 	pool          []netip.Prefix
 	k             *kernel
+	// events receives "create" and "destroy" of networks (WithEvents).
+	events func(action string, n *Network)
 }
 
 // Option adjusts a Manager.
@@ -52,6 +55,19 @@ type Option func(*Manager)
 // device name, overriding the names derived from the state root.
 func WithKernelNames(table, defaultBridge string) Option {
 	return func(m *Manager) { m.table, m.defaultBridge = table, defaultBridge }
+}
+
+// WithEvents has fn called after a network is created ("create") or
+// removed ("destroy"), to record docker's network events.
+func WithEvents(fn func(action string, n *Network)) Option {
+	return func(m *Manager) { m.events = fn }
+}
+
+// emit reports a network event to the WithEvents hook.
+func (m *Manager) emit(action string, n *Network) {
+	if m.events != nil {
+		m.events(action, n)
+	}
 }
 
 // WithSubnetPool sets the subnets auto-picked for new networks, in order.
@@ -232,6 +248,7 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	n := &Network{
 		Name: name, ID: randHex(32), Created: time.Now().UTC(),
 		Driver: DriverBridge, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
+		EnableIPv6: o.IPv6, Subnet6: o.Subnet6, Gateway6: o.Gateway6,
 		Internal: o.Internal, Labels: o.Labels,
 	}
 	n.Bridge = "br-" + n.ID[:12]
@@ -247,6 +264,32 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 	used, err := m.k.routedPrefixes()
 	if err != nil {
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
+	}
+	if n.EnableIPv6 && !n.Subnet6.IsValid() {
+		for tries := 0; ; tries++ {
+			n.Subnet6 = randomULA64()
+			n.Gateway6 = n.Subnet6.Addr().Next()
+			clash := m.k.checkSubnet6Free(n) != nil
+			for _, o := range all {
+				clash = clash || o.EnableIPv6 && o.Subnet6.Overlaps(n.Subnet6)
+			}
+			if !clash {
+				break
+			}
+			if tries == 16 {
+				return nil, fmt.Errorf("creating network %s: no free IPv6 subnet found; pass an IPv6 --subnet: %w", name, errdefs.ErrUnavailable)
+			}
+		}
+	}
+	if n.EnableIPv6 {
+		if err := m.k.checkSubnet6Free(n); err != nil {
+			return nil, fmt.Errorf("creating network %s: %w", name, err)
+		}
+		for _, o := range all {
+			if o.EnableIPv6 && o.Subnet6.Overlaps(n.Subnet6) {
+				return nil, fmt.Errorf("creating network %s: subnet %s overlaps network %s (%s): %w", name, n.Subnet6, o.Name, o.Subnet6, errdefs.ErrConflict)
+			}
+		}
 	}
 	if n.Subnet.IsValid() {
 		for _, u := range used {
@@ -284,6 +327,7 @@ func (m *Manager) createLocked(ctx context.Context, name string, o CreateOptions
 		return nil, fmt.Errorf("creating network %s: %w", name, err)
 	}
 	slog.Debug("network created", "name", n.Name, "subnet", n.Subnet, "bridge", n.Bridge)
+	m.emit("create", n)
 	return n, nil
 }
 
@@ -427,14 +471,25 @@ func (m *Manager) CheckAddress(ctx context.Context, network string, ip netip.Add
 	if err != nil {
 		return err
 	}
-	if !ip.Is4() {
-		return fmt.Errorf("address %s: only IPv4 is supported: %w", ip, errdefs.ErrInvalidArgument)
-	}
 	l, eps, err := m.lockedEndpoints(n.ID)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
+	if ip.Is6() && !ip.Is4In6() {
+		if !n.EnableIPv6 {
+			return fmt.Errorf("--ip6 %s: network %s has no IPv6 (create it with --ipv6): %w", ip, n.Name, errdefs.ErrInvalidArgument)
+		}
+		used := map[netip.Addr]bool{}
+		for _, ep := range eps {
+			if ep.IP6.IsValid() && m.k.netnsAlive(ep.NetNSPath, ep.NetNSDev, ep.NetNSIno) {
+				used[ep.IP6] = true
+			}
+		}
+		_, err = allocateIP6(n, used, ip)
+		return err
+	}
+	ip = ip.Unmap()
 	used := map[netip.Addr]bool{}
 	for _, ep := range eps {
 		// An endpoint whose namespace is gone gives its address up at
@@ -499,18 +554,61 @@ func (m *Manager) Attach(ctx context.Context, req AttachRequest) (*Attachment, e
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
+	mac := macFor(ip)
+	macUser := func(mac string) *endpoint {
+		for _, other := range eps {
+			if other.MAC == mac {
+				return other
+			}
+		}
+		return nil
+	}
+	if req.MAC != nil {
+		mac = req.MAC.String()
+		if other := macUser(mac); other != nil {
+			return nil, fmt.Errorf("attach: mac address %s is already in use on network %s by container %s: %w", mac, n.Name, cmpOr(other.Name, other.ContainerID), errdefs.ErrConflict)
+		}
+	}
+	var ip6 netip.Addr
+	if n.EnableIPv6 {
+		used6 := map[netip.Addr]bool{}
+		for _, ep := range eps {
+			if ep.IP6.IsValid() {
+				used6[ep.IP6] = true
+			}
+		}
+		if ip6, err = allocateIP6(n, used6, req.IP6); err != nil {
+			return nil, fmt.Errorf("attach: %w", err)
+		}
+	} else if req.IP6.IsValid() {
+		return nil, fmt.Errorf("attach: --ip6 %s: network %s has no IPv6 (create it with --ipv6): %w", req.IP6, n.Name, errdefs.ErrInvalidArgument)
+	}
+	for macUser(mac) != nil {
+		// Another member chose (--mac-address) the address derived from
+		// this IP: take a random locally administered one.
+		b := make([]byte, 6)
+		rand.Read(b)
+		b[0] = b[0]&0xfc | 0x02
+		mac = net.HardwareAddr(b).String()
+	}
 	ep := &endpoint{
 		Attachment: Attachment{
 			Network: n.Name, NetworkID: n.ID, ContainerID: req.ContainerID,
 			Name: req.Name, Aliases: slices.Clone(req.Aliases),
 			Interface: req.Interface, HostVeth: vethName(n.ID, req.ContainerID),
-			IP: ip, PrefixLen: n.Subnet.Bits(), MAC: macFor(ip),
+			IP: ip, PrefixLen: n.Subnet.Bits(), MAC: mac,
 		},
 		NetNSPath: req.NetNSPath, NetNSDev: dev, NetNSIno: ino,
 		HostsPath: req.HostsPath, Hostname: req.Hostname, Created: time.Now().UTC(),
 	}
 	if !n.Internal {
 		ep.Gateway = n.Gateway
+	}
+	if ip6.IsValid() {
+		ep.IP6, ep.PrefixLen6 = ip6, n.Subnet6.Bits()
+		if !n.Internal {
+			ep.Gateway6 = n.Gateway6
+		}
 	}
 	if ep.Ports, err = m.reservePorts(n.ID, req.ContainerID, req.Ports); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
@@ -748,6 +846,7 @@ func (m *Manager) remove(ctx context.Context, n *Network) error {
 	// The lock file goes with the directory; a waiter on it finds the
 	// definition gone and gives up.
 	os.RemoveAll(filepath.Join(m.runDir, n.ID))
+	m.emit("destroy", n)
 	// With the last network goes the table (the manager lock keeps Create out).
 	if rest, err := m.List(ctx); err == nil && len(rest) == 0 {
 		return m.k.destroy()

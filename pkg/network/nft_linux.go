@@ -228,7 +228,11 @@ func (k *kernel) deleteRulesIn(tag string, chains ...string) error {
 // taggedRules lists the rules of chain carrying tag; a missing table or
 // chain has none.
 func (k *kernel) taggedRules(c *nftables.Conn, chain, tag string) ([]*nftables.Rule, error) {
-	t := k.nftTable()
+	return k.taggedRulesOf(c, k.nftTable(), chain, tag)
+}
+
+// taggedRulesOf lists the rules of chain of table t carrying tag.
+func (k *kernel) taggedRulesOf(c *nftables.Conn, t *nftables.Table, chain, tag string) ([]*nftables.Rule, error) {
 	rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -255,7 +259,7 @@ func (k *kernel) deleteTable() error {
 	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("deleting nftables table %s: %w", k.table, err)
 	}
-	return nil
+	return k.deleteTable6()
 }
 
 func comment(s string) []byte { return userdata.AppendString(nil, userdata.TypeComment, s) }

@@ -1,7 +1,9 @@
 package network
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -41,6 +43,11 @@ type Network struct {
 	Internal bool `json:"internal,omitempty"`
 	// Labels are user metadata.
 	Labels map[string]string `json:"labels,omitempty"`
+	// EnableIPv6 networks are dual-stack: Subnet6 holds the containers'
+	// IPv6 addresses and Gateway6 is the bridge's.
+	EnableIPv6 bool         `json:"enableIPv6,omitempty"`
+	Subnet6    netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6   netip.Addr   `json:"gateway6,omitzero"`
 }
 
 // Discovery reports whether members of n find each other by name. As in
@@ -64,6 +71,11 @@ type CreateOptions struct {
 	IPRange  netip.Prefix
 	Internal bool
 	Labels   map[string]string
+	// IPv6 makes the network dual-stack on Subnet6 (required: there is no
+	// default IPv6 pool); Gateway6 defaults to its first address.
+	IPv6     bool
+	Subnet6  netip.Prefix
+	Gateway6 netip.Addr
 }
 
 // PortMapping publishes a container port on the host.
@@ -101,8 +113,13 @@ type AttachRequest struct {
 	NetNSPath string
 	// IP asks for a fixed address (docker's --ip); unset picks a free one.
 	IP netip.Addr
+	// IP6 asks for a fixed IPv6 address on a dual-stack network (--ip6).
+	IP6 netip.Addr
 	// Interface names the device in the container; unset picks eth0, eth1...
 	Interface string
+	// MAC is the container device's address (docker's --mac-address); unset
+	// derives one from the IP address (02:42 and its four bytes).
+	MAC net.HardwareAddr
 	// Ports are published on the host.
 	Ports []PortMapping
 	// HostsPath is the file the engine bind-mounts at the container's
@@ -130,9 +147,13 @@ type Attachment struct {
 	IP          netip.Addr `json:"ip"`
 	PrefixLen   int        `json:"prefixLen"`
 	// Gateway is unset on internal networks (no default route).
-	Gateway netip.Addr    `json:"gateway,omitzero"`
-	MAC     string        `json:"mac"`
-	Ports   []PortMapping `json:"ports,omitempty"`
+	Gateway netip.Addr `json:"gateway,omitzero"`
+	// IP6, PrefixLen6 and Gateway6 are the IPv6 side on dual-stack networks.
+	IP6        netip.Addr    `json:"ip6,omitzero"`
+	PrefixLen6 int           `json:"prefixLen6,omitempty"`
+	Gateway6   netip.Addr    `json:"gateway6,omitzero"`
+	MAC        string        `json:"mac"`
+	Ports      []PortMapping `json:"ports,omitempty"`
 	// DNS is what the container's /etc/resolv.conf should say.
 	DNS DNSConfig `json:"dns"`
 	// Hosts are the lines the Manager put in HostsPath for this network at
@@ -289,6 +310,14 @@ func (r *AttachRequest) validate() error {
 	if r.IP.IsValid() && !r.IP.Is4() {
 		return inval("IP %s: only IPv4 is supported", r.IP)
 	}
+	if r.IP6.IsValid() && (!r.IP6.Is6() || r.IP6.Is4In6() || r.IP6.Zone() != "") {
+		return inval("IPv6 address %s", r.IP6)
+	}
+	if r.MAC != nil {
+		if err := ValidateMAC(r.MAC); err != nil {
+			return fmt.Errorf("attach: %w", err)
+		}
+	}
 	if r.Interface != "" && (len(r.Interface) > 15 || !nameRE().MatchString(r.Interface)) {
 		return inval("interface name %q", r.Interface)
 	}
@@ -320,6 +349,20 @@ func (r *AttachRequest) validate() error {
 			}
 			seen[k] = true
 		}
+	}
+	return nil
+}
+
+// ValidateMAC checks that mac can be an Ethernet device's own address: six
+// bytes, not multicast (nor broadcast) and not all zeros.
+func ValidateMAC(mac net.HardwareAddr) error {
+	switch {
+	case len(mac) != 6:
+		return fmt.Errorf("%s is not a valid mac address: want six bytes such as 02:42:ac:11:00:02: %w", mac, errdefs.ErrInvalidArgument)
+	case mac[0]&1 != 0:
+		return fmt.Errorf("%s is not a valid mac address: it is a multicast address (the first byte must be even): %w", mac, errdefs.ErrInvalidArgument)
+	case bytes.Equal(mac, make(net.HardwareAddr, 6)):
+		return fmt.Errorf("%s is not a valid mac address: all zeros: %w", mac, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

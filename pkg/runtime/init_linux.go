@@ -7,7 +7,6 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -227,14 +226,12 @@ var rlimitNames = map[string]int{
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
-// prepareProcess applies the process's limits and cwd and finds its
-// program; it returns the path to exec.
+// prepareProcess checks the process's limits, applies its cwd and finds
+// its program; it returns the path to exec.
 func prepareProcess(p *specs.Process) (string, error) {
-	for _, rl := range p.Rlimits {
-		lim := syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := syscall.Setrlimit(rlimitNames[rl.Type], &lim); err != nil {
-			return "", fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
-		}
+	// Checked now, set just before execve (rlimit_linux.go).
+	if err := checkRlimits(p.Rlimits); err != nil {
+		return "", err
 	}
 	if p.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
@@ -260,6 +257,25 @@ func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, prese
 		umask = int(*p.User.Umask)
 	}
 	unix.Umask(umask)
+	// What allocates comes before the rlimits (rlimit_linux.go).
+	exe, err := prepareExec(argv0, p.Args, p.Env)
+	if err != nil {
+		return fmt.Errorf("exec %q: %w", argv0, err)
+	}
+	loadSeccomp, err := prepareSeccomp(seccomp)
+	if err != nil {
+		return fmt.Errorf("linux.seccomp: %w", err)
+	}
+	// Read /proc now: once the filter is loaded, a system call that blocks
+	// may make the Go scheduler start a thread, which the profile may
+	// refuse (rlimit_linux.go).
+	lastCap()
+	// Before seccomp, whose profile may not allow setrlimit, and while we
+	// still hold CAP_SYS_RESOURCE to raise a hard limit; the memory limits
+	// are set by exe.exec.
+	if exe.late, err = applyRlimits(p.Rlimits); err != nil {
+		return err
+	}
 	// Before seccomp, whose profile may not allow these. Nothing of the runtime may leak into the container (CVE-2024-21626).
 	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close_range: %w", err)
@@ -268,7 +284,7 @@ func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, prese
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
-	} else if err := installSeccomp(seccomp); err != nil {
+	} else if err := loadSeccomp(); err != nil {
 		// Without no_new_privs loading needs CAP_SYS_ADMIN, which we drop below.
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
@@ -282,11 +298,11 @@ func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, prese
 		return fmt.Errorf("process.capabilities: %w", err)
 	}
 	if p.NoNewPrivileges {
-		if err := installSeccomp(seccomp); err != nil {
+		if err := loadSeccomp(); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
-	return fmt.Errorf("exec %q: %w", argv0, unix.Exec(argv0, p.Args, p.Env))
+	return fmt.Errorf("exec %q: %w", argv0, exe.exec())
 }
 
 // setUser switches the calling thread to process.user, keeping capabilities

@@ -100,31 +100,18 @@ func Open(dir string, cs *content.Store) (*Store, error) {
 	os.Chmod(filepath.Join(dir, "layers"), 0o711)
 	os.Chmod(filepath.Join(dir, "l"), 0o711)
 	// Work in tmp/ is locked by its live owner; the rest is debris.
-	ents, _ := os.ReadDir(s.tmpDir())
-	for _, e := range ents {
-		content.RemoveIfUnlocked(filepath.Join(s.tmpDir(), e.Name()))
-	}
+	content.SweepUnlocked(s.tmpDir())
 	return s, nil
 }
 
 // mkTemp makes a locked work directory in tmp/; the returned function
 // removes it (if still there) and drops the lock.
 func (s *Store) mkTemp(prefix string) (string, func(), error) {
-	dir, err := os.MkdirTemp(s.tmpDir(), prefix)
+	f, err := content.CreateLocked(s.tmpDir(), prefix, true)
 	if err != nil {
 		return "", nil, err
 	}
-	f, err := os.Open(dir)
-	if err == nil {
-		err = content.Lock(f)
-	}
-	if err != nil {
-		if f != nil {
-			f.Close()
-		}
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
+	dir := f.Name()
 	return dir, func() { os.RemoveAll(dir); f.Close() }, nil
 }
 

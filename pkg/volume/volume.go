@@ -57,23 +57,30 @@ func (s *Store) dir(name string) string { return filepath.Join(s.root, name) }
 // Create makes a volume; an empty name makes an anonymous one. Creating a
 // volume that exists returns it unchanged, as docker does.
 func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*Volume, error) {
+	v, _, err := s.Ensure(name, labels, anonymous)
+	return v, err
+}
+
+// Ensure is Create that also reports whether this call made the volume
+// (docker records a create event only then).
+func (s *Store) Ensure(name string, labels map[string]string, anonymous bool) (*Volume, bool, error) {
 	if name == "" {
 		var b [32]byte
 		rand.Read(b[:])
 		name = hex.EncodeToString(b[:])
 	}
 	if !ValidName(name) {
-		return nil, fmt.Errorf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed: %w", name, name, errdefs.ErrInvalidArgument)
+		return nil, false, fmt.Errorf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed: %w", name, name, errdefs.ErrInvalidArgument)
 	}
 	if v, err := s.Get(name); err == nil {
-		return v, nil
+		return v, false, nil
 	}
 	if err := os.MkdirAll(s.root, 0o700); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tmp, err := os.MkdirTemp(s.root, ".create-")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(s.dir(name), "_data"), CreatedAt: time.Now().UTC().Truncate(time.Second),
 		Labels: labels, Scope: "local", Anonymous: anonymous}
@@ -90,11 +97,11 @@ func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*
 	if err != nil {
 		os.RemoveAll(tmp)
 		if v2, gerr := s.Get(name); gerr == nil { // lost a race to an identical create
-			return v2, nil
+			return v2, false, nil
 		}
-		return nil, fmt.Errorf("creating volume %s: %w", name, err)
+		return nil, false, fmt.Errorf("creating volume %s: %w", name, err)
 	}
-	return v, nil
+	return v, true, nil
 }
 
 // Get returns the named volume.

@@ -546,11 +546,12 @@ func TestEngfeatCpStreams(t *testing.T) {
 		tw.WriteHeader(&tar.Header{Name: "sub/a.txt", Typeflag: tar.TypeReg, Mode: 0o600, Size: 5})
 		tw.Write([]byte("hello"))
 		tw.WriteHeader(&tar.Header{Name: "sub/l", Typeflag: tar.TypeSymlink, Linkname: "a.txt"})
+		tw.WriteHeader(&tar.Header{Name: "sub/suid", Typeflag: tar.TypeReg, Mode: 0o6755})
 		tw.Close()
 		if _, errOut, code := e.berthIn(b.String(), "cp", "-", "box:/tmp"); code != 0 {
 			t.Fatalf("cp - box:/tmp: exit %d: %s", code, errOut)
 		}
-		if out, _, _ := e.berth("exec", "box", "sh", "-c", "cat /tmp/sub/l; stat -c %a /tmp/sub/a.txt"); out != "hello600\n" {
+		if out, _, _ := e.berth("exec", "box", "sh", "-c", "cat /tmp/sub/l; stat -c %a /tmp/sub/a.txt /tmp/sub/suid"); out != "hello600\n6755\n" {
 			t.Fatalf("extracted content: %q", out)
 		}
 		var z bytes.Buffer

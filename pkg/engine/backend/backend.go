@@ -6,6 +6,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/opencontainers/go-digest"
@@ -136,6 +137,20 @@ func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine
 		}
 		nr.IP = ip
 	}
+	if req.IP6 != "" {
+		ip6, err := netip.ParseAddr(req.IP6)
+		if err != nil {
+			return nil, fmt.Errorf("invalid IPv6 address %q: %w", req.IP6, errdefs.ErrInvalidArgument)
+		}
+		nr.IP6 = ip6
+	}
+	if req.MAC != "" {
+		mac, err := net.ParseMAC(req.MAC)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a valid mac address: %w", req.MAC, errdefs.ErrInvalidArgument)
+		}
+		nr.MAC = mac
+	}
 	for _, p := range req.Ports {
 		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol}
 		if p.HostIP != "" {
@@ -155,6 +170,12 @@ func (n Networks) Attach(ctx context.Context, req engine.AttachRequest) (*engine
 		DNS: att.DNS.Nameservers, Search: att.DNS.Search, Options: att.DNS.Options}
 	if att.Gateway.IsValid() {
 		out.Gateway = att.Gateway.String()
+	}
+	if att.IP6.IsValid() {
+		out.IP6, out.PrefixLen6 = att.IP6.String(), att.PrefixLen6
+		if att.Gateway6.IsValid() {
+			out.Gateway6 = att.Gateway6.String()
+		}
 	}
 	for _, p := range att.Ports {
 		pm := engine.PortMapping{HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort), Protocol: p.Protocol}

@@ -1,0 +1,275 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// The IPv6 side of dual-stack networks lives in a second table of the
+// same name, family ip6, with two base chains:
+//
+//	prerouting  nat    dstnat  published ports on the host's IPv6 addresses
+//	output      nat    dstnat  published ports, from the host itself (not ::1)
+//	postrouting nat    srcnat  masquerade: containers to the outside (NAT66, as docker), hairpin
+//	forward     filter 0       isolation between berth bridges; internal networks
+//
+// and its own "bridges" set.
+
+func (k *kernel) nftTable6() *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyIPv6, Name: k.table}
+}
+
+// addSkeleton6 queues the ip6 table and its chains.
+func (k *kernel) addSkeleton6(c *nftables.Conn) (*nftables.Table, map[string]*nftables.Chain) {
+	t := c.AddTable(k.nftTable6())
+	accept := nftables.ChainPolicyAccept
+	chains := map[string]*nftables.Chain{
+		chainPrerouting: {Name: chainPrerouting, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest},
+		chainOutput: {Name: chainOutput, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest},
+		chainPostrouting: {Name: chainPostrouting, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource},
+		chainForward: {Name: chainForward, Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept},
+	}
+	for _, name := range []string{chainPrerouting, chainOutput, chainPostrouting, chainForward} {
+		c.AddChain(chains[name])
+	}
+	return t, chains
+}
+
+// networkRules6 are a dual-stack network's IPv6 rules, by chain.
+func networkRules6(n *Network, set *nftables.Set) map[string][][]expr.Any {
+	br := n.Bridge
+	rules := map[string][][]expr.Any{}
+	// A container to a published port of its own network (hairpin).
+	rules[chainPostrouting] = [][]expr.Any{concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchSaddr6(n.Subnet6), matchCtDNAT(true), masq())}
+	if !n.Internal {
+		rules[chainPostrouting] = append(rules[chainPostrouting], concat(matchSaddr6(n.Subnet6), matchIfname(expr.MetaKeyOIFNAME, br, false), masq()))
+		// Isolation, except for published ports (DNAT'd connections).
+		rules[chainForward] = [][]expr.Any{concat(
+			matchIfname(expr.MetaKeyIIFNAME, br, true),
+			[]expr.Any{
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Lookup{SourceRegister: 1, SetName: setBridges, SetID: set.ID},
+			},
+			matchIfname(expr.MetaKeyOIFNAME, br, false), matchCtDNAT(false), drop())}
+	} else {
+		rules[chainForward] = [][]expr.Any{
+			concat(matchIfname(expr.MetaKeyIIFNAME, br, true), matchIfname(expr.MetaKeyOIFNAME, br, false), drop()),
+			concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchIfname(expr.MetaKeyIIFNAME, br, false), drop()),
+		}
+	}
+	return rules
+}
+
+// ensureNetworkRules6 installs a dual-stack network's IPv6 rules unless
+// they are all there already.
+func (k *kernel) ensureNetworkRules6(n *Network) error {
+	tag := networkTag(n)
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t, chains := k.addSkeleton6(c)
+	set, err := k.addBridgeSet(c, t)
+	if err != nil {
+		return err
+	}
+	if err := c.SetAddElements(set, []nftables.SetElement{{Key: ifnameKey(n.Bridge)}}); err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	want := networkRules6(n, set)
+	complete := true
+	var stale []*nftables.Rule
+	for _, chain := range []string{chainPostrouting, chainForward} {
+		rules, err := k.taggedRulesOf(c, t, chain, tag)
+		if err != nil {
+			return err
+		}
+		stale = append(stale, rules...)
+		complete = complete && len(rules) == len(want[chain])
+	}
+	if !complete {
+		for _, r := range stale {
+			if err := c.DelRule(r); err != nil {
+				return fmt.Errorf("nftables: %w", err)
+			}
+		}
+		for chain, list := range want {
+			for _, exprs := range list {
+				c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: comment(tag)})
+			}
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("installing the IPv6 nftables rules of network %s in table ip6 %s: %w", n.Name, k.table, err)
+	}
+	return nil
+}
+
+// removeNetwork6 deletes a network's IPv6 rules and its bridge from the
+// ip6 table's set; a missing table is fine.
+func (k *kernel) removeNetwork6(n *Network) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := k.nftTable6()
+	if _, err := c.ListTableOfFamily(k.table, nftables.TableFamilyIPv6); err != nil {
+		return nil
+	}
+	for _, chain := range []string{chainPostrouting, chainForward} {
+		rules, err := k.taggedRulesOf(c, t, chain, networkTag(n))
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if err := c.DelRule(r); err != nil {
+				return fmt.Errorf("nftables: %w", err)
+			}
+		}
+	}
+	if set, err := c.GetSetByName(t, setBridges); err == nil {
+		if err := c.SetDeleteElements(set, []nftables.SetElement{{Key: ifnameKey(n.Bridge)}}); err != nil {
+			return fmt.Errorf("nftables: %w", err)
+		}
+	}
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("deleting the IPv6 nftables rules of network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// deleteTable6 removes the ip6 table; a missing one is fine.
+func (k *kernel) deleteTable6() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	if _, err := c.ListTableOfFamily(k.table, nftables.TableFamilyIPv6); err != nil {
+		return nil
+	}
+	c.DelTable(k.nftTable6())
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("deleting nftables table ip6 %s: %w", k.table, err)
+	}
+	return nil
+}
+
+// ready6 reports whether the ip6 table is there (an attach to a
+// dual-stack network otherwise takes the full set-up path).
+func (k *kernel) ready6() bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	_, err = c.ListTableOfFamily(k.table, nftables.TableFamilyIPv6)
+	return err == nil
+}
+
+// matchSaddr6 is "ip6 saddr PREFIX".
+func matchSaddr6(p netip.Prefix) []expr.Any {
+	mask := make([]byte, 16)
+	for i := 0; i < p.Bits(); i++ {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	a := p.Masked().Addr().As16()
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 16, Mask: mask, Xor: make([]byte, 16)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a[:]},
+	}
+}
+
+// addPortRules6 publishes ep's ports on the host's IPv6 addresses too (as
+// docker does) when ep has an IPv6 address: the ports bound to every host
+// address, not those bound to one IPv4 address.
+func (k *kernel) addPortRules6(n *Network, ep *endpoint) error {
+	if !ep.IP6.IsValid() {
+		return nil
+	}
+	var ports []PortMapping
+	for _, p := range ep.Ports {
+		if !p.HostIP.IsValid() {
+			ports = append(ports, p)
+		}
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t, chains := k.addSkeleton6(c)
+	tag := comment(containerTag(n, ep.ContainerID))
+	for _, p := range ports {
+		exprs := portDNAT6(p, ep.IP6)
+		for _, chain := range []string{chainPrerouting, chainOutput} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: tag})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("publishing ports in nftables table ip6 %s: %w", k.table, err)
+	}
+	return nil
+}
+
+// deletePortRules6 removes ep's IPv6 published-port rules.
+func (k *kernel) deletePortRules6(n *Network, ep *endpoint) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := k.nftTable6()
+	tag := containerTag(n, ep.ContainerID)
+	count := 0
+	for _, chain := range []string{chainPrerouting, chainOutput} {
+		rules, err := k.taggedRulesOf(c, t, chain, tag)
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if err := c.DelRule(r); err != nil {
+				return fmt.Errorf("nftables: %w", err)
+			}
+			count++
+		}
+	}
+	if count == 0 {
+		return nil
+	}
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("deleting nftables rules %q from table ip6 %s: %w", tag, k.table, err)
+	}
+	return nil
+}
+
+// portDNAT6 is "fib daddr type local meta l4proto P th dport HOST dnat ip6
+// to [IP6]:CTR".
+func portDNAT6(p PortMapping, ip6 netip.Addr) []expr.Any {
+	proto := byte(unix.IPPROTO_TCP)
+	if p.Protocol == "udp" {
+		proto = unix.IPPROTO_UDP
+	}
+	to := ip6.As16()
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.HostPort)},
+		&expr.Immediate{Register: 1, Data: to[:]},
+		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(p.ContainerPort)},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV6, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+	}
+}
