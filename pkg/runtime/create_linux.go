@@ -164,6 +164,9 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	}
 	c.exe = r.initBinary
 	c.mode = "init"
+	if why := cinitReason(spec, opts, r.initBinary); why == "" {
+		c.mode = cinitMode
+	}
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
@@ -220,7 +223,16 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		CgroupNS: hasNewNS(spec, specs.CgroupNamespace),
 		UserNS:   hasNS(spec, specs.UserNamespace),
 	}
-	if err := s.conn.send(cfg); err != nil {
+	if c.mode == cinitMode {
+		cfg.spec = spec
+		plan, err := buildPlan(cfg, s.pid, cinitFDs{fifo: c.fifoFD, preserve: len(c.preserve)})
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := s.conn.f.Write(plan); err != nil {
+			return nil, nil, fmt.Errorf("sending the plan to init: %w", err)
+		}
+	} else if err := s.conn.send(cfg); err != nil {
 		return nil, nil, fmt.Errorf("sending config to init: %w", err)
 	}
 	for {
@@ -229,6 +241,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 			return nil, nil, initError(err, s)
 		}
 		if m.Type == msgReady {
+			s.init = m.Init
 			break
 		}
 		if m.Type != msgHooks {

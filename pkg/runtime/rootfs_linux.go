@@ -333,21 +333,52 @@ var defaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
 }
 
+// deviceList is the default and the spec's device nodes, each path once
+// (the spec's entry wins), in order.
+func deviceList(spec *specs.Spec) []specs.LinuxDevice {
+	devs := map[string]int{}
+	var out []specs.LinuxDevice
+	for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), spec.Linux.Devices...) {
+		p := path.Clean(d.Path)
+		d.Path = p
+		if i, ok := devs[p]; ok {
+			out[i] = d
+			continue
+		}
+		devs[p] = len(out)
+		out = append(out, d)
+	}
+	return out
+}
+
+// devLink is a symlink in /dev: name -> target; replace removes what is
+// there first.
+type devLink struct {
+	target, name string
+	replace      bool
+}
+
+// devLinks are the standard /dev symlinks for spec.
+func devLinks(spec *specs.Spec) []devLink {
+	links := []devLink{{"/proc/self/fd", "fd", false}, {"/proc/self/fd/0", "stdin", false},
+		{"/proc/self/fd/1", "stdout", false}, {"/proc/self/fd/2", "stderr", false}}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, devLink{"/proc/kcore", "core", false})
+	}
+	for _, m := range spec.Mounts {
+		if path.Clean(m.Destination) == "/dev/pts" && m.Type == "devpts" {
+			links = append(links, devLink{"pts/ptmx", "ptmx", true})
+		}
+	}
+	return links
+}
+
 // createDevices makes the default and the spec's device nodes and the
 // standard /dev symlinks, all inside root.
 func createDevices(root int, spec *specs.Spec, userns bool) error {
-	devs := map[string]specs.LinuxDevice{}
-	var order []string
-	for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), spec.Linux.Devices...) {
-		p := path.Clean(d.Path)
-		if _, ok := devs[p]; !ok {
-			order = append(order, p)
-		}
-		devs[p] = d
-	}
-	for _, p := range order {
-		if err := createDevice(root, devs[p], userns); err != nil {
-			return fmt.Errorf("linux.devices %s: %w", p, err)
+	for _, d := range deviceList(spec) {
+		if err := createDevice(root, d, userns); err != nil {
+			return fmt.Errorf("linux.devices %s: %w", d.Path, err)
 		}
 	}
 	dev, err := mkdirAllInRoot(root, "/dev", false, false)
@@ -355,19 +386,12 @@ func createDevices(root int, spec *specs.Spec, userns bool) error {
 		return err
 	}
 	defer unix.Close(dev)
-	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
-	if _, err := os.Stat("/proc/kcore"); err == nil {
-		links = append(links, [2]string{"/proc/kcore", "core"})
-	}
-	for _, m := range spec.Mounts {
-		if path.Clean(m.Destination) == "/dev/pts" && m.Type == "devpts" {
-			unix.Unlinkat(dev, "ptmx", 0)
-			links = append(links, [2]string{"pts/ptmx", "ptmx"})
+	for _, l := range devLinks(spec) {
+		if l.replace {
+			unix.Unlinkat(dev, l.name, 0)
 		}
-	}
-	for _, l := range links {
-		if err := unix.Symlinkat(l[0], dev, l[1]); err != nil && err != unix.EEXIST {
-			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+		if err := unix.Symlinkat(l.target, dev, l.name); err != nil && err != unix.EEXIST {
+			return fmt.Errorf("symlink /dev/%s: %w", l.name, err)
 		}
 	}
 	return nil
@@ -556,9 +580,9 @@ func writeSysctls(sysctl map[string]string) error {
 	}
 	defer unix.Close(proc)
 	for k, v := range sysctl {
-		rel := "sys/" + strings.ReplaceAll(k, ".", "/")
-		if strings.Contains(k, "/") || strings.Contains(k, "..") {
-			return invalid("linux.sysctl %q is not a sysctl name", k)
+		rel, err := sysctlPath(k)
+		if err != nil {
+			return err
 		}
 		how := unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CLOEXEC | unix.O_TRUNC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
 		fd, err := unix.Openat2(proc, rel, &how)
@@ -572,4 +596,12 @@ func writeSysctls(sysctl map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// sysctlPath is the file of sysctl k under /proc.
+func sysctlPath(k string) (string, error) {
+	if strings.Contains(k, "/") || strings.Contains(k, "..") {
+		return "", invalid("linux.sysctl %q is not a sysctl name", k)
+	}
+	return "sys/" + strings.ReplaceAll(k, ".", "/"), nil
 }

@@ -15,7 +15,7 @@ import (
 
 // Environment variables the re-executed runtime reads before anything else.
 const (
-	envInit     = "_BERTH_INIT"     // "init" or "exec": run as container init / exec helper
+	envInit     = "_BERTH_INIT"     // "init", "cinit" or "exec": run as container init / exec helper
 	envSync     = "_BERTH_SYNC"     // fd of the sync socket
 	envNsenter  = "_BERTH_NSENTER"  // instructions for the nsenter constructor
 	envConsole  = "_BERTH_CONSOLE"  // fd of the console socket, if any
@@ -31,7 +31,7 @@ type nsJoin struct {
 
 // child describes a re-executed runtime process to start.
 type child struct {
-	mode       string // "init" or "exec"
+	mode       string // "init", "cinit" or "exec"
 	cloneflags uintptr
 	unshare    uintptr // created by nsenter after the joins
 	fork       bool    // nsenter forks so the child lands in a joined/new pid namespace
@@ -45,6 +45,7 @@ type child struct {
 	userMaps   [2][]syscall.SysProcIDMap // uid and gid maps mapUser writes for nsenter
 	console    *os.File
 	exe        string // binary to re-execute; "" for this one
+	fifoFD     int    // set by start: the number of fifo in the child
 }
 
 // started is a child that runs, with the parent's end of its sync socket.
@@ -52,6 +53,8 @@ type started struct {
 	pid  int
 	ours bool // our own child, not yet reaped
 	conn *syncConn
+	// init is the init that said it was ready: "c" or "go".
+	init string
 }
 
 // wait reaps the child if it is ours and says how it ended.
@@ -141,7 +144,8 @@ func (c *child) start() (*started, error) {
 		envPreserve + "=" + strconv.Itoa(len(c.preserve)),
 	}
 	if c.fifo != nil {
-		env = append(env, envFifo+"="+strconv.Itoa(add(c.fifo)))
+		c.fifoFD = add(c.fifo)
+		env = append(env, envFifo+"="+strconv.Itoa(c.fifoFD))
 	}
 	if c.console != nil {
 		env = append(env, envConsole+"="+strconv.Itoa(add(c.console)))

@@ -50,15 +50,24 @@ func Install(s *specs.LinuxSeccomp) error {
 	if s == nil {
 		return nil
 	}
-	filter, err := Compile(s)
-	if err != nil {
-		return err
-	}
-	flags, err := flagBits(s.Flags)
+	filter, flags, err := Prepare(s)
 	if err != nil {
 		return err
 	}
 	return Load(filter, flags)
+}
+
+// Prepare compiles s and returns the program with the seccomp(2) filter
+// flags s asks for (without SECCOMP_FILTER_FLAG_TSYNC, which Load adds):
+// what Install loads, for a loader that is not Go (the runtime's C init).
+func Prepare(s *specs.LinuxSeccomp) (filter []unix.SockFilter, flags uintptr, err error) {
+	if filter, err = Compile(s); err != nil {
+		return nil, 0, err
+	}
+	if flags, err = flagBits(s.Flags); err != nil {
+		return nil, 0, err
+	}
+	return filter, flags, nil
 }
 
 // Load installs an already compiled filter on every thread of the calling
