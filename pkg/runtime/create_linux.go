@@ -170,6 +170,10 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
+	rec.Init = "go"
+	if c.mode == cinitMode {
+		rec.Init = "c"
+	}
 	if c.idmaps, err = r.idmapTrees(spec, bundle); err != nil {
 		return nil, nil, err
 	}
@@ -241,7 +245,11 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 			return nil, nil, initError(err, s)
 		}
 		if m.Type == msgReady {
-			s.init = m.Init
+			// The init we chose is the one that answers: a C init that
+			// silently became the Go init would hide a broken build.
+			if m.Init != rec.Init {
+				return nil, nil, fmt.Errorf("container init: the %q init answered, the runtime started the %q one", m.Init, rec.Init)
+			}
 			break
 		}
 		if m.Type != msgHooks {

@@ -53,8 +53,6 @@ type started struct {
 	pid  int
 	ours bool // our own child, not yet reaped
 	conn *syncConn
-	// init is the init that said it was ready: "c" or "go".
-	init string
 }
 
 // wait reaps the child if it is ours and says how it ended.
