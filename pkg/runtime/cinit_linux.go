@@ -9,13 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/runtime/nsenter"
-	"github.com/berth/berth/pkg/seccomp"
 )
 
 // The C init. A container init that is a Go program pays for a second Go
@@ -233,6 +231,10 @@ func (p *plan) framed() ([]byte, error) {
 	return append(out, p.b...), nil
 }
 
+// seccompCompiler compiles a seccomp profile to a classic BPF program (as
+// bytes) and its seccomp(2) filter flags.
+type seccompCompiler func(*specs.LinuxSeccomp) ([]byte, uintptr, error)
+
 // cinitFDs are the numbers of the init's descriptors the plan names.
 type cinitFDs struct {
 	fifo     int
@@ -241,7 +243,8 @@ type cinitFDs struct {
 
 // buildPlan computes the C init's plan for cfg; pid is the init, already
 // in its cgroup (its cgroup lines say what /sys/fs/cgroup shows).
-func buildPlan(cfg *initConfig, pid int, fds cinitFDs) ([]byte, error) {
+// compile turns the seccomp profile into the program the init loads.
+func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) ([]byte, error) {
 	spec := cfg.spec
 	p := &plan{}
 	p.step("container init")
@@ -295,7 +298,7 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs) ([]byte, error) {
 	p.op(opReady)
 	p.op(opFifo)
 	p.num(uint64(fds.fifo))
-	if err := planFinalize(p, cfg.Process, spec.Linux.Seccomp, fds.preserve); err != nil {
+	if err := planFinalize(p, cfg.Process, spec.Linux.Seccomp, fds.preserve, compile); err != nil {
 		return nil, err
 	}
 	return p.framed()
@@ -613,7 +616,7 @@ func planProcess(p *plan, proc *specs.Process) error {
 }
 
 // planFinalize follows finalize.
-func planFinalize(p *plan, proc *specs.Process, sc *specs.LinuxSeccomp, preserve int) error {
+func planFinalize(p *plan, proc *specs.Process, sc *specs.LinuxSeccomp, preserve int, compile seccompCompiler) error {
 	umask := uint64(0o022)
 	if proc.User.Umask != nil {
 		umask = uint64(*proc.User.Umask)
@@ -626,12 +629,10 @@ func planFinalize(p *plan, proc *specs.Process, sc *specs.LinuxSeccomp, preserve
 	var filter []byte
 	var flags uintptr
 	if sc != nil {
-		f, fl, err := seccomp.Prepare(sc)
-		if err != nil {
+		var err error
+		if filter, flags, err = compile(sc); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
 		}
-		filter = unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), len(f)*int(unsafe.Sizeof(f[0])))
-		flags = fl
 	}
 	loadSeccomp := func() {
 		if filter != nil {
