@@ -29,8 +29,8 @@ import (
 // every decision (parseMountOptions, createDevices' device list, the
 // capability sets...), so the two inits differ only in who executes.
 //
-// What the plan cannot express stays with the Go init (cinitReason): a
-// terminal, user namespaces, hooks that run in the container, idmapped and
+// What the plan cannot express stays with the Go init (cinitReason): user
+// namespaces, hooks that run in the container, idmapped and
 // tmpcopyup mounts, a joined mount namespace. BERTH_GO_INIT=1 in the
 // runtime's environment forces the Go init.
 
@@ -87,6 +87,7 @@ const (
 	opUser
 	opCaps
 	opExec
+	opConsole
 )
 
 // opMount's mk bits and opSymlink's sym bits.
@@ -109,8 +110,6 @@ func cinitReason(spec *specs.Spec, opts *CreateOptions, initBinary string) strin
 		return EnvGoInit + " is set"
 	case initBinary == "" && !nsenter.Available:
 		return "built without cgo"
-	case spec.Process.Terminal:
-		return "process.terminal"
 	case hasNS(spec, specs.UserNamespace):
 		return "a user namespace"
 	case spec.Hooks != nil && (len(spec.Hooks.CreateContainer) > 0 || len(spec.Hooks.StartContainer) > 0):
@@ -238,6 +237,7 @@ type seccompCompiler func(*specs.LinuxSeccomp) ([]byte, uintptr, error)
 // cinitFDs are the numbers of the init's descriptors the plan names.
 type cinitFDs struct {
 	fifo     int
+	console  int // -1 for none
 	preserve int // count of preserved fds after stdio
 }
 
@@ -287,6 +287,23 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) 
 	} else {
 		p.step("pivot_root")
 		p.op(opPivot)
+	}
+	if cfg.Process.Terminal {
+		if fds.console < 0 {
+			return nil, invalid("process.terminal is true but there is no console socket")
+		}
+		p.step("process.terminal")
+		p.op(opConsole)
+		p.num(uint64(fds.console))
+		if cs := cfg.Process.ConsoleSize; cs != nil {
+			p.num(1)
+			p.num(uint64(cs.Height))
+			p.num(uint64(cs.Width))
+		} else {
+			p.num(0)
+			p.num(0)
+			p.num(0)
+		}
 	}
 	if err := planSysctls(p, spec.Linux.Sysctl); err != nil {
 		return nil, err

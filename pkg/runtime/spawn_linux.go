@@ -46,6 +46,7 @@ type child struct {
 	console    *os.File
 	exe        string // binary to re-execute; "" for this one
 	fifoFD     int    // set by start: the number of fifo in the child
+	consoleFD  int    // set by start: the number of console in the child, or -1
 }
 
 // started is a child that runs, with the parent's end of its sync socket.
@@ -145,8 +146,10 @@ func (c *child) start() (*started, error) {
 		c.fifoFD = add(c.fifo)
 		env = append(env, envFifo+"="+strconv.Itoa(c.fifoFD))
 	}
+	c.consoleFD = -1
 	if c.console != nil {
-		env = append(env, envConsole+"="+strconv.Itoa(add(c.console)))
+		c.consoleFD = add(c.console)
+		env = append(env, envConsole+"="+strconv.Itoa(c.consoleFD))
 	}
 	if len(c.idmaps) > 0 {
 		var fds []string

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -82,6 +83,7 @@ enum {
 	OP_USER,          /* num uid, num gid, num n, n x num gid */
 	OP_CAPS,          /* num effective, num permitted, num inheritable, num ambient */
 	OP_EXEC,          /* num argc, argc x str, num envc, envc x str */
+	OP_CONSOLE,       /* num socket fd, num has size, num rows, num cols */
 };
 
 /* OP_MOUNT's mk bits. */
@@ -656,6 +658,66 @@ static void do_mask(const char *p) {
 	close(fd);
 }
 
+/* do_console opens a pty in the container's devpts, sends the master to
+ * the runtime's caller over the console socket (SCM_RIGHTS), binds the
+ * slave over /dev/console and makes it the controlling terminal and stdio,
+ * as setupConsole in console_linux.go. */
+static void do_console(struct cur *c) {
+	int sock = (int)num(c);
+	uint64_t has_size = num(c), rows = num(c), cols = num(c);
+	char name[64], sp[64], tp[64];
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		failf(1, "opening /dev/ptmx");
+	int unlock = 0, n = 0;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		failf(1, "unlocking the pty");
+	if (ioctl(master, TIOCGPTN, &n) < 0)
+		failf(1, "pty number");
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		failf(1, "opening the pty slave");
+	if (has_size) {
+		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
+			failf(1, "process.consoleSize");
+	}
+	snprintf(name, sizeof(name), "/dev/pts/%d", n);
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	ssize_t w;
+	do
+		w = sendmsg(sock, &msg, 0);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		failf(1, "sending the pty master over the console socket");
+	int t = must_mkdir_all("/dev/console", 1, 1);
+	fd_path(sp, sizeof(sp), slave);
+	fd_path(tp, sizeof(tp), t);
+	if (mount(sp, tp, NULL, MS_BIND, NULL) < 0)
+		failf(1, "binding the pty over /dev/console");
+	close(t);
+	for (int i = 0; i < 3; i++) {
+		if (dup3(slave, i, 0) < 0)
+			failf(1, "dup3 of the pty slave");
+	}
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		failf(1, "making the pty the controlling terminal");
+	close(slave);
+	close(master);
+	close(sock);
+}
+
 static void do_lo_up(void) {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -972,6 +1034,9 @@ static void run(struct cur *c) {
 			break;
 		case OP_CAPS:
 			do_caps(c);
+			break;
+		case OP_CONSOLE:
+			do_console(c);
 			break;
 		case OP_EXEC:
 			do_exec(c);
