@@ -158,3 +158,20 @@ func TestEscapeDevNullNotNullDevice(t *testing.T) {
 		}
 	})
 }
+
+// Both inits word their errors alike: callers match them (podman maps "no
+// such file or directory" from create to exit status 127).
+func TestInitErrorWording(t *testing.T) {
+	forEachInit(t, func(t *testing.T) {
+		rt := newRuntime(t)
+		for _, tc := range []struct{ arg, want string }{
+			{"/no/such/binary", `process.args[0] "/no/such/binary": no such file or directory`},
+			{"no-such-binary", `process.args[0] "no-such-binary": executable file not found in $PATH`},
+		} {
+			_, err := rt.Create(uniqueID(t), &runtime.CreateOptions{Bundle: testutil.Bundle(t, testSpec(tc.arg))})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("create: %v, want %q", err, tc.want)
+			}
+		}
+	})
+}

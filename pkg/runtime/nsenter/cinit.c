@@ -163,8 +163,13 @@ static void __attribute__((noreturn, format(printf, 2, 3))) failf(int with_errno
 	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (with_errno && n >= 0 && (size_t)n < sizeof(msg))
+	if (with_errno && n >= 0 && (size_t)n < sizeof(msg) - 3) {
+		/* As Go spells errno ("no such file or directory"): callers such
+		 * as podman match these words. */
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
+		if (msg[n + 2] >= 'A' && msg[n + 2] <= 'Z')
+			msg[n + 2] = (char)(msg[n + 2] - 'A' + 'a');
+	}
 	fail(msg);
 }
 
