@@ -88,6 +88,7 @@ const (
 	opCaps
 	opExec
 	opConsole
+	opSetsid
 )
 
 // opMount's mk bits and opSymlink's sym bits.
@@ -292,18 +293,7 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) 
 		if fds.console < 0 {
 			return nil, invalid("process.terminal is true but there is no console socket")
 		}
-		p.step("process.terminal")
-		p.op(opConsole)
-		p.num(uint64(fds.console))
-		if cs := cfg.Process.ConsoleSize; cs != nil {
-			p.num(1)
-			p.num(uint64(cs.Height))
-			p.num(uint64(cs.Width))
-		} else {
-			p.num(0)
-			p.num(0)
-			p.num(0)
-		}
+		planConsole(p, cfg.Process, fds.console, true)
 	}
 	if err := planSysctls(p, spec.Linux.Sysctl); err != nil {
 		return nil, err
@@ -555,6 +545,75 @@ func planDevices(p *plan, spec *specs.Spec) {
 		}
 		p.num(sym)
 	}
+}
+
+// planConsole follows setupConsole.
+func planConsole(p *plan, proc *specs.Process, sock int, devConsole bool) {
+	p.step("process.terminal")
+	p.op(opConsole)
+	p.num(uint64(sock))
+	if cs := proc.ConsoleSize; cs != nil {
+		p.num(1)
+		p.num(uint64(cs.Height))
+		p.num(uint64(cs.Width))
+	} else {
+		p.num(0)
+		p.num(0)
+		p.num(0)
+	}
+	if devConsole {
+		p.num(1)
+	} else {
+		p.num(0)
+	}
+}
+
+// cexecReason says why an exec'd process needs the Go exec helper, or ""
+// when the C init can start it (a plan of process steps only).
+func cexecReason(spec *specs.Spec, proc *specs.Process, initBinary string) string {
+	switch {
+	case os.Getenv(EnvGoInit) != "":
+		return EnvGoInit + " is set"
+	case initBinary == "" && !nsenter.Available:
+		return "built without cgo"
+	case hasNS(spec, specs.UserNamespace):
+		return "a user namespace"
+	case len(proc.Args)+len(proc.Env)+2 > planMaxVec || len(proc.User.AdditionalGids) > planMaxGroups:
+		return "a process beyond the C init's buffers"
+	}
+	n := len(proc.Cwd)
+	for _, s := range append(append([]string{}, proc.Args...), proc.Env...) {
+		n += len(s) + 8
+	}
+	if len(proc.Cwd) > planMaxPath || n > planMax/2 {
+		return "a process beyond the C init's buffers"
+	}
+	return ""
+}
+
+// buildExecPlan computes the plan of an exec'd process: execMain's steps.
+func buildExecPlan(proc *specs.Process, sc *specs.LinuxSeccomp, fds cinitFDs, compile seccompCompiler) ([]byte, error) {
+	p := &plan{}
+	p.step("exec")
+	p.op(opUmask)
+	p.num(0o022)
+	p.op(opSetsid)
+	if proc.Terminal {
+		p.num(1)
+		if fds.console < 0 {
+			return nil, invalid("process.terminal is true but there is no console socket")
+		}
+		planConsole(p, proc, fds.console, false)
+	} else {
+		p.num(0)
+	}
+	if err := planProcess(p, proc); err != nil {
+		return nil, err
+	}
+	if err := planFinalize(p, proc, sc, fds.preserve, compile); err != nil {
+		return nil, err
+	}
+	return p.framed()
 }
 
 // planSysctls follows writeSysctls (in sorted order).

@@ -83,7 +83,8 @@ enum {
 	OP_USER,          /* num uid, num gid, num n, n x num gid */
 	OP_CAPS,          /* num effective, num permitted, num inheritable, num ambient */
 	OP_EXEC,          /* num argc, argc x str, num envc, envc x str */
-	OP_CONSOLE,       /* num socket fd, num has size, num rows, num cols */
+	OP_CONSOLE,       /* num socket fd, num has size, num rows, num cols, num /dev/console */
+	OP_SETSID,        /* num must succeed */
 };
 
 /* OP_MOUNT's mk bits. */
@@ -669,7 +670,7 @@ static void do_mask(const char *p) {
  * as setupConsole in console_linux.go. */
 static void do_console(struct cur *c) {
 	int sock = (int)num(c);
-	uint64_t has_size = num(c), rows = num(c), cols = num(c);
+	uint64_t has_size = num(c), rows = num(c), cols = num(c), dev_console = num(c);
 	char name[64], sp[64], tp[64];
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
@@ -706,12 +707,14 @@ static void do_console(struct cur *c) {
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
 		failf(1, "sending the pty master over the console socket");
-	int t = must_mkdir_all("/dev/console", 1, 1);
-	fd_path(sp, sizeof(sp), slave);
-	fd_path(tp, sizeof(tp), t);
-	if (mount(sp, tp, NULL, MS_BIND, NULL) < 0)
-		failf(1, "binding the pty over /dev/console");
-	close(t);
+	if (dev_console) {
+		int t = must_mkdir_all("/dev/console", 1, 1);
+		fd_path(sp, sizeof(sp), slave);
+		fd_path(tp, sizeof(tp), t);
+		if (mount(sp, tp, NULL, MS_BIND, NULL) < 0)
+			failf(1, "binding the pty over /dev/console");
+		close(t);
+	}
 	for (int i = 0; i < 3; i++) {
 		if (dup3(slave, i, 0) < 0)
 			failf(1, "dup3 of the pty slave");
@@ -1043,6 +1046,12 @@ static void run(struct cur *c) {
 		case OP_CONSOLE:
 			do_console(c);
 			break;
+		case OP_SETSID: {
+			uint64_t must = num(c);
+			if (setsid() < 0 && must)
+				failf(1, "setsid");
+			break;
+		}
 		case OP_EXEC:
 			do_exec(c);
 		default:
