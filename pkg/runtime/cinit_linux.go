@@ -29,8 +29,7 @@ import (
 // every decision (parseMountOptions, createDevices' device list, the
 // capability sets...), so the two inits differ only in who executes.
 //
-// What the plan cannot express stays with the Go init (cinitReason): user
-// namespaces, hooks that run in the container, idmapped and
+// What the plan cannot express stays with the Go init (cinitReason): hooks that run in the container, idmapped and
 // tmpcopyup mounts, a joined mount namespace. BERTH_GO_INIT=1 in the
 // runtime's environment forces the Go init.
 
@@ -97,6 +96,8 @@ const (
 	mkNoSym  = 2
 	mkDir    = 4
 	mkSrcDir = 8
+	// mkSysfsFallback: on EPERM bind the host's /sys read-only instead.
+	mkSysfsFallback = 16
 
 	symIgnore  = 1
 	symReplace = 2
@@ -111,8 +112,6 @@ func cinitReason(spec *specs.Spec, opts *CreateOptions, initBinary string) strin
 		return EnvGoInit + " is set"
 	case initBinary == "" && !nsenter.Available:
 		return "built without cgo"
-	case hasNS(spec, specs.UserNamespace):
-		return "a user namespace"
 	case spec.Hooks != nil && (len(spec.Hooks.CreateContainer) > 0 || len(spec.Hooks.StartContainer) > 0):
 		return "hooks that run in the container"
 	}
@@ -344,6 +343,7 @@ func planRootfs(p *plan, cfg *initConfig, pid int) error {
 	p.step("rootfs")
 	p.op(opRoot)
 	p.str(cfg.Rootfs)
+	p.num(boolNum(cfg.UserNS))
 	var hostCgroups []string
 	devBound := false
 	for i, m := range spec.Mounts {
@@ -363,7 +363,7 @@ func planRootfs(p *plan, cfg *initConfig, pid int) error {
 		}
 	}
 	if !devBound {
-		planDevices(p, spec)
+		planDevices(p, spec, cfg.UserNS)
 	}
 	return nil
 }
@@ -399,13 +399,16 @@ func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 			p.op(opRemount)
 			p.str(relPath(m.Destination))
 			p.num(uint64(flags))
-			p.num(0)
+			p.num(boolNum(cfg.UserNS))
 		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		if err := planCgroups(p, m.Destination, mk, flags, cfg, hostCgroups); err != nil {
 			return err
 		}
 	default:
+		if m.Type == "sysfs" && cfg.UserNS {
+			mk |= mkSysfsFallback
+		}
 		p.op(opMount)
 		p.str(m.Destination)
 		p.num(mk)
@@ -481,7 +484,7 @@ func planCgroups(p *plan, dest string, mk uint64, flags int, cfg *initConfig, ho
 		p.op(opRemount)
 		p.str(relPath(target))
 		p.num(uint64(unix.MS_BIND | (flags &^ unix.MS_REC)))
-		p.num(0)
+		p.num(boolNum(cfg.UserNS))
 		if strings.Contains(name, ",") {
 			for _, c := range strings.Split(name, ",") {
 				p.op(opSymlink)
@@ -496,15 +499,26 @@ func planCgroups(p *plan, dest string, mk uint64, flags int, cfg *initConfig, ho
 		p.op(opRemount)
 		p.str(relPath(dest))
 		p.num(uint64(unix.MS_BIND | (flags &^ unix.MS_REC)))
-		p.num(0)
+		p.num(boolNum(cfg.UserNS))
 	}
 	return nil
 }
 
-// planDevices follows createDevices (without a user namespace).
-func planDevices(p *plan, spec *specs.Spec) {
+// planDevices follows createDevices.
+func planDevices(p *plan, spec *specs.Spec, userns bool) {
 	for _, d := range deviceList(spec) {
 		p.step("linux.devices %s", d.Path)
+		if userns {
+			// No mknod in a user namespace: bind the host's node instead.
+			p.op(opMount)
+			p.str(d.Path)
+			p.num(mkBind)
+			p.str(d.Path)
+			p.str("")
+			p.num(unix.MS_BIND)
+			p.str("")
+			continue
+		}
 		dir, base := path.Split(path.Clean(d.Path))
 		mode := uint32(0o666)
 		if d.FileMode != nil {
@@ -570,14 +584,12 @@ func planConsole(p *plan, proc *specs.Process, sock int, devConsole bool) {
 
 // cexecReason says why an exec'd process needs the Go exec helper, or ""
 // when the C init can start it (a plan of process steps only).
-func cexecReason(spec *specs.Spec, proc *specs.Process, initBinary string) string {
+func cexecReason(proc *specs.Process, initBinary string) string {
 	switch {
 	case os.Getenv(EnvGoInit) != "":
 		return EnvGoInit + " is set"
 	case initBinary == "" && !nsenter.Available:
 		return "built without cgo"
-	case hasNS(spec, specs.UserNamespace):
-		return "a user namespace"
 	case len(proc.Args)+len(proc.Env)+2 > planMaxVec || len(proc.User.AdditionalGids) > planMaxGroups:
 		return "a process beyond the C init's buffers"
 	}
@@ -763,4 +775,11 @@ func planFinalize(p *plan, proc *specs.Process, sc *specs.LinuxSeccomp, preserve
 		p.long(e)
 	}
 	return nil
+}
+
+func boolNum(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }

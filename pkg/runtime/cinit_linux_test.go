@@ -60,6 +60,10 @@ func TestCInitTaken(t *testing.T) {
 	}
 	engine.Linux.Resources = nil
 	engine.Linux.CgroupsPath = ""
+	userns := testSpec("sh", "-c", "cat /proc/self/uid_map")
+	userns.Linux.Namespaces = append(userns.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	userns.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	userns.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
 	for _, tc := range []struct {
 		name string
 		spec *specs.Spec
@@ -68,6 +72,7 @@ func TestCInitTaken(t *testing.T) {
 		{"runc default", testSpec("sh", "-c", "grep NoNewPrivs /proc/self/status"), []string{"NoNewPrivs:\t1"}},
 		{"engine", engine, []string{"Seccomp:\t2", "NoNewPrivs:\t0", "CapEff:\t0000000000000000", "127.0.0.1 localhost",
 			"cinit", "uid=1(daemon) gid=1(daemon) groups=10", "512", "1\n100", "/tmp"}},
+		{"user namespace", userns, []string{"200000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachInit(t, func(t *testing.T) {
@@ -76,6 +81,10 @@ func TestCInitTaken(t *testing.T) {
 					want = "go"
 				}
 				bundle := testutil.Bundle(t, tc.spec)
+				// A user namespace's root (host uid 200000) must reach the rootfs.
+				for d := bundle; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+					os.Chmod(d, 0o755)
+				}
 				id := uniqueID(t)
 				if _, err := rt.Create(id, &runtime.CreateOptions{Bundle: bundle}); err != nil {
 					t.Fatal(err)

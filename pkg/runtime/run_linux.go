@@ -189,7 +189,7 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 		return 0, notRunning(id, Stopped)
 	}
 	c.mode = "exec"
-	if cexecReason(rec.Config, p, r.initBinary) == "" {
+	if cexecReason(p, r.initBinary) == "" {
 		c.mode = cinitMode
 	}
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}

@@ -57,7 +57,7 @@ enum {
 	OP_DOMAINNAME,    /* str */
 	OP_LO_UP,         /* - */
 	OP_PROPAGATE,     /* str path (in the current root), num flags */
-	OP_ROOT,          /* str rootfs: bind it onto itself, hold an fd of it */
+	OP_ROOT,          /* str rootfs, num userns: bind it onto itself, hold an fd of it */
 	OP_MOUNT,         /* str dest, num mk, str source, str fstype, num flags, str data */
 	OP_REMOUNT,       /* str dest, num flags, num keep locked flags */
 	OP_SETATTR,       /* str dest, num attr_set, num attr_clr */
@@ -92,6 +92,7 @@ enum {
 #define MK_NOSYM 2  /* no symlink anywhere on the destination's way */
 #define MK_DIR 4    /* the destination must be a directory */
 #define MK_SRCDIR 8 /* the bind source must be a directory */
+#define MK_SYSFS_FALLBACK 16 /* on EPERM bind the host's /sys read-only instead (user namespace) */
 
 /* OP_SYMLINK's sym bits. */
 #define SYM_IGNORE 1  /* ignore errors of symlinkat */
@@ -487,6 +488,13 @@ static void write_proc(const char *rel, const char *value, int beneath) {
 
 /* ---- steps ----------------------------------------------------------- */
 
+/* dest_rel skips the leading slashes of an absolute destination. */
+static const char *dest_rel(const char *p) {
+	while (*p == '/')
+		p++;
+	return p;
+}
+
 static void do_mount(struct cur *c) {
 	const char *dest = str(c);
 	uint64_t mk = num(c);
@@ -520,7 +528,15 @@ static void do_mount(struct cur *c) {
 			failf(1, "bind mount");
 		close(src);
 	} else if (mount(source, dp, fstype, flags, data) < 0) {
-		failf(1, "mount");
+		if (!((mk & MK_SYSFS_FALLBACK) && errno == EPERM))
+			failf(1, "mount");
+		/* A user namespace without its own network namespace may not
+		 * mount sysfs: bind the host's read-only instead, as runc does. */
+		if (mount("/sys", dp, NULL, MS_BIND | MS_REC, NULL) < 0)
+			failf(1, "mount");
+		int fd = must_open_in_root(dest_rel(dest), O_PATH, 0);
+		remount_fd(fd, MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 1);
+		close(fd);
 	}
 	close(dst);
 }
@@ -919,8 +935,12 @@ static void run(struct cur *c) {
 		}
 		case OP_ROOT: {
 			const char *rootfs = str(c);
-			if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			uint64_t userns = num(c);
+			if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+				if (errno == EACCES && userns)
+					failf(1, "root.path %s is not reachable by the user namespace's root: make its parent directories searchable (o+x)", rootfs);
 				failf(1, "bind-mounting the rootfs onto itself");
+			}
 			root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (root_fd < 0)
 				failf(1, "opening rootfs");
