@@ -88,6 +88,7 @@ const (
 	opExec
 	opConsole
 	opSetsid
+	opAttach
 )
 
 // opMount's mk bits and opSymlink's sym bits.
@@ -121,8 +122,8 @@ func cinitReason(spec *specs.Spec, opts *CreateOptions, initBinary string) strin
 		}
 	}
 	for _, m := range spec.Mounts {
-		if idmapKind(m) != "" || hasMountOption(m.Options, "tmpcopyup") {
-			return "idmapped or tmpcopyup mounts"
+		if hasMountOption(m.Options, "tmpcopyup") {
+			return "tmpcopyup mounts"
 		}
 	}
 	if !planFits(spec) {
@@ -237,8 +238,9 @@ type seccompCompiler func(*specs.LinuxSeccomp) ([]byte, uintptr, error)
 // cinitFDs are the numbers of the init's descriptors the plan names.
 type cinitFDs struct {
 	fifo     int
-	console  int // -1 for none
-	preserve int // count of preserved fds after stdio
+	console  int   // -1 for none
+	idmaps   []int // the idmapped trees, in spec order
+	preserve int   // count of preserved fds after stdio
 }
 
 // buildPlan computes the C init's plan for cfg; pid is the init, already
@@ -274,7 +276,7 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) 
 	if !hasNS(spec, specs.MountNamespace) {
 		return nil, invalid("linux.namespaces: a mount namespace is required")
 	}
-	if err := planRootfs(p, cfg, pid); err != nil {
+	if err := planRootfs(p, cfg, pid, fds.idmaps); err != nil {
 		return nil, err
 	}
 	if spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0) {
@@ -311,7 +313,7 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) 
 }
 
 // planRootfs follows prepareRootfs.
-func planRootfs(p *plan, cfg *initConfig, pid int) error {
+func planRootfs(p *plan, cfg *initConfig, pid int, idmaps []int) error {
 	spec := cfg.spec
 	prop := unix.MS_SLAVE | unix.MS_REC
 	if spec.Linux.RootfsPropagation != "" {
@@ -355,7 +357,14 @@ func planRootfs(p *plan, cfg *initConfig, pid int) error {
 			}
 			hostCgroups = strings.Split(strings.TrimSpace(string(b)), "\n")
 		}
-		if err := planMount(p, cfg, m, hostCgroups); err != nil {
+		tree := -1
+		if idmapKind(m) != "" {
+			if len(idmaps) == 0 {
+				return fmt.Errorf("mounts[%d] (%s on %s): option %s: the runtime made no idmapped mount", i, m.Type, m.Destination, idmapKind(m))
+			}
+			tree, idmaps = idmaps[0], idmaps[1:]
+		}
+		if err := planMount(p, cfg, m, hostCgroups, tree); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if path.Clean(m.Destination) == "/dev" && isBind(m) {
@@ -369,7 +378,8 @@ func planRootfs(p *plan, cfg *initConfig, pid int) error {
 }
 
 // planMount follows mountOne.
-func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string) error {
+// tree is the fd of m's idmapped tree in the init, or -1.
+func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tree int) error {
 	flags, props, data, _, err := parseMountOptions(m.Options)
 	if err != nil {
 		return err
@@ -388,13 +398,20 @@ func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 		if !filepath.IsAbs(source) {
 			source = filepath.Join(cfg.Bundle, source)
 		}
-		p.op(opMount)
-		p.str(m.Destination)
-		p.num(mk | mkBind)
-		p.str(source)
-		p.str("")
-		p.num(uint64(flags & (unix.MS_BIND | unix.MS_REC)))
-		p.str("")
+		if tree >= 0 {
+			p.op(opAttach)
+			p.str(m.Destination)
+			p.str(source)
+			p.num(uint64(tree))
+		} else {
+			p.op(opMount)
+			p.str(m.Destination)
+			p.num(mk | mkBind)
+			p.str(source)
+			p.str("")
+			p.num(uint64(flags & (unix.MS_BIND | unix.MS_REC)))
+			p.str("")
+		}
 		if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
 			p.op(opRemount)
 			p.str(relPath(m.Destination))

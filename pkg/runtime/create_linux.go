@@ -229,7 +229,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	}
 	if c.mode == cinitMode {
 		cfg.spec = spec
-		plan, err := buildPlan(cfg, s.pid, cinitFDs{fifo: c.fifoFD, console: c.consoleFD, preserve: len(c.preserve)}, r.compileSeccomp)
+		plan, err := buildPlan(cfg, s.pid, cinitFDs{fifo: c.fifoFD, console: c.consoleFD, idmaps: c.idmapFDs, preserve: len(c.preserve)}, r.compileSeccomp)
 		if err != nil {
 			return nil, nil, err
 		}

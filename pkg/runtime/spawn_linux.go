@@ -47,6 +47,7 @@ type child struct {
 	exe        string // binary to re-execute; "" for this one
 	fifoFD     int    // set by start: the number of fifo in the child
 	consoleFD  int    // set by start: the number of console in the child, or -1
+	idmapFDs   []int  // set by start: the numbers of idmaps in the child
 }
 
 // started is a child that runs, with the parent's end of its sync socket.
@@ -153,8 +154,11 @@ func (c *child) start() (*started, error) {
 	}
 	if len(c.idmaps) > 0 {
 		var fds []string
+		c.idmapFDs = nil
 		for _, f := range c.idmaps {
-			fds = append(fds, strconv.Itoa(add(f)))
+			n := add(f)
+			c.idmapFDs = append(c.idmapFDs, n)
+			fds = append(fds, strconv.Itoa(n))
 		}
 		env = append(env, envIDMapTrees+"="+strings.Join(fds, ","))
 	}

@@ -47,7 +47,9 @@ func setPath(spec *specs.Spec, typ specs.LinuxNamespaceType, path string) {
 
 // A pod's container: it joins the pod's network namespace by path
 // and has a user namespace of its own (podman's pods with --userns).
-func TestJoinNamespacesWithNewUserNamespace(t *testing.T) { forEachInit(t, testJoinNamespacesWithNewUserNamespace) }
+func TestJoinNamespacesWithNewUserNamespace(t *testing.T) {
+	forEachInit(t, testJoinNamespacesWithNewUserNamespace)
+}
 
 func testJoinNamespacesWithNewUserNamespace(t *testing.T) {
 	rt := newRuntime(t)
@@ -86,7 +88,9 @@ func testJoinNamespacesWithNewUserNamespace(t *testing.T) {
 
 // Exec into such a container joins the host-owned network namespace and
 // the container's own user namespace.
-func TestExecWithJoinedNamespacesAndNewUserNamespace(t *testing.T) { forEachInit(t, testExecWithJoinedNamespacesAndNewUserNamespace) }
+func TestExecWithJoinedNamespacesAndNewUserNamespace(t *testing.T) {
+	forEachInit(t, testExecWithJoinedNamespacesAndNewUserNamespace)
+}
 
 func testExecWithJoinedNamespacesAndNewUserNamespace(t *testing.T) {
 	rt := newRuntime(t)

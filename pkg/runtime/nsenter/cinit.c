@@ -85,6 +85,7 @@ enum {
 	OP_EXEC,          /* num argc, argc x str, num envc, envc x str */
 	OP_CONSOLE,       /* num socket fd, num has size, num rows, num cols, num /dev/console */
 	OP_SETSID,        /* num must succeed */
+	OP_ATTACH,        /* str dest, str source, num tree fd: attach an idmapped tree */
 };
 
 /* OP_MOUNT's mk bits. */
@@ -538,6 +539,24 @@ static void do_mount(struct cur *c) {
 		remount_fd(fd, MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 1);
 		close(fd);
 	}
+	close(dst);
+}
+
+/* do_attach puts the detached (idmapped) clone of source the runtime made
+ * at dest, as bindMount in mountattr_linux.go. */
+static void do_attach(struct cur *c) {
+	const char *dest = str(c);
+	const char *source = str(c);
+	int tree = (int)num(c);
+	struct stat st;
+	int src = open(source, O_PATH | O_CLOEXEC);
+	if (src < 0 || fstat(src, &st) < 0)
+		failf(1, "bind source \"%s\"", source);
+	close(src);
+	int dst = must_mkdir_all(dest, !S_ISDIR(st.st_mode), 0);
+	if (syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		failf(1, "attaching the idmapped mount (move_mount)");
+	close(tree);
 	close(dst);
 }
 
@@ -1065,6 +1084,9 @@ static void run(struct cur *c) {
 			break;
 		case OP_CONSOLE:
 			do_console(c);
+			break;
+		case OP_ATTACH:
+			do_attach(c);
 			break;
 		case OP_SETSID: {
 			uint64_t must = num(c);
