@@ -743,6 +743,7 @@ static void do_console(struct cur *c) {
 	if (w < 0)
 		failf(1, "sending the pty master over the console socket");
 	if (dev_console) {
+		(void)proc(); /* the bind goes through /proc/self/fd */
 		int t = must_mkdir_all("/dev/console", 1, 1);
 		fd_path(sp, sizeof(sp), slave);
 		fd_path(tp, sizeof(tp), t);
