@@ -412,7 +412,7 @@ func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tr
 			p.num(uint64(flags & (unix.MS_BIND | unix.MS_REC)))
 			p.str("")
 		}
-		if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
+		if bindNeedsRemount(flags) {
 			p.op(opRemount)
 			p.str(relPath(m.Destination))
 			p.num(uint64(flags))
@@ -454,7 +454,7 @@ func planCgroups(p *plan, dest string, mk uint64, flags int, cfg *initConfig, ho
 	if err != nil {
 		return err
 	}
-	if len(mounts) == 1 && mounts[0].fstype == "cgroup2" && mounts[0].point == "/sys/fs/cgroup" && cfg.CgroupNS {
+	if ownCgroup2(mounts, cfg.CgroupNS) {
 		p.op(opMount)
 		p.str(dest)
 		p.num(mk)
@@ -471,30 +471,13 @@ func planCgroups(p *plan, dest string, mk uint64, flags int, cfg *initConfig, ho
 	p.str("tmpfs")
 	p.num(uint64(flags &^ (unix.MS_RDONLY | unix.MS_REC)))
 	p.str("mode=755")
-	for _, line := range hostCgroups {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		var mp *cgroupMount
-		for i := range mounts {
-			if parts[1] == "" && mounts[i].fstype == "cgroup2" || parts[1] != "" && mounts[i].matches(parts[1]) {
-				mp = &mounts[i]
-				break
-			}
-		}
-		if mp == nil {
-			continue
-		}
-		name := filepath.Base(mp.point)
-		if len(mounts) == 1 {
-			name = ""
-		}
+	for _, b := range cgroupBinds(mounts, hostCgroups) {
+		name := b.name
 		target := path.Join(dest, name)
 		p.op(opMount)
 		p.str(target)
 		p.num(mkBind | mkNoSym | mkSrcDir)
-		p.str(filepath.Join(mp.point, parts[2]))
+		p.str(b.source)
 		p.str("")
 		p.num(unix.MS_BIND | unix.MS_REC)
 		p.str("")

@@ -125,7 +125,7 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 		if err := bindMount(m, src, dst, flags); err != nil {
 			return err
 		}
-		if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
+		if bindNeedsRemount(flags) {
 			if err := remountInRoot(root, m.Destination, flags, cfg.UserNS); err != nil {
 				return err
 			}
@@ -208,36 +208,17 @@ func mountCgroups(root int, dest string, dst int, typ string, flags int, cfg *in
 	if err != nil {
 		return err
 	}
-	if len(mounts) == 1 && mounts[0].fstype == "cgroup2" && mounts[0].point == "/sys/fs/cgroup" {
-		if cfg.CgroupNS {
-			return unix.Mount("cgroup2", fdPath(dst), "cgroup2", uintptr(flags&^unix.MS_REC), "")
-		}
+	if ownCgroup2(mounts, cfg.CgroupNS) {
+		return unix.Mount("cgroup2", fdPath(dst), "cgroup2", uintptr(flags&^unix.MS_REC), "")
 	}
 	if err := unix.Mount("tmpfs", fdPath(dst), "tmpfs", uintptr(flags&^(unix.MS_RDONLY|unix.MS_REC)), "mode=755"); err != nil {
 		return fmt.Errorf("tmpfs for cgroups: %w", err)
 	}
-	for _, line := range hostCgroups {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		var mp *cgroupMount
-		for i := range mounts {
-			if parts[1] == "" && mounts[i].fstype == "cgroup2" || parts[1] != "" && mounts[i].matches(parts[1]) {
-				mp = &mounts[i]
-				break
-			}
-		}
-		if mp == nil {
-			continue
-		}
-		name := filepath.Base(mp.point)
-		if len(mounts) == 1 {
-			name = ""
-		}
-		src, err := unix.Open(filepath.Join(mp.point, parts[2]), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	for _, b := range cgroupBinds(mounts, hostCgroups) {
+		name := b.name
+		src, err := unix.Open(b.source, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", line, err)
+			return fmt.Errorf("cgroup %s: %w", b.line, err)
 		}
 		target := path.Join(dest, name)
 		t, err := mkdirAllInRoot(root, target, false, true)
@@ -269,6 +250,53 @@ func mountCgroups(root int, dest string, dst int, typ string, flags int, cfg *in
 		return remountInRoot(root, dest, unix.MS_BIND|(flags&^unix.MS_REC), cfg.UserNS)
 	}
 	return nil
+}
+
+// bindNeedsRemount reports whether a bind mount with flags needs a
+// remount to apply them (a bind ignores all but MS_BIND and MS_REC).
+func bindNeedsRemount(flags int) bool {
+	return flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0
+}
+
+// ownCgroup2 reports whether the container gets a cgroup2 mount of its own
+// (a unified host and a cgroup namespace) rather than binds of the host's
+// hierarchies.
+func ownCgroup2(mounts []cgroupMount, cgroupNS bool) bool {
+	return cgroupNS && len(mounts) == 1 && mounts[0].fstype == "cgroup2" && mounts[0].point == "/sys/fs/cgroup"
+}
+
+// cgroupBind is one hierarchy bound under the container's /sys/fs/cgroup:
+// the host directory of the container's cgroup in it, at name.
+type cgroupBind struct {
+	line, source, name string
+}
+
+// cgroupBinds matches the init's cgroup lines (/proc/PID/cgroup) with the
+// hierarchies mounted on the host; a single hierarchy is bound at the top.
+func cgroupBinds(mounts []cgroupMount, hostCgroups []string) []cgroupBind {
+	var out []cgroupBind
+	for _, line := range hostCgroups {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var mp *cgroupMount
+		for i := range mounts {
+			if parts[1] == "" && mounts[i].fstype == "cgroup2" || parts[1] != "" && mounts[i].matches(parts[1]) {
+				mp = &mounts[i]
+				break
+			}
+		}
+		if mp == nil {
+			continue
+		}
+		name := filepath.Base(mp.point)
+		if len(mounts) == 1 {
+			name = ""
+		}
+		out = append(out, cgroupBind{line: line, source: filepath.Join(mp.point, parts[2]), name: name})
+	}
+	return out
 }
 
 type cgroupMount struct {
