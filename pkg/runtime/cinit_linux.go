@@ -315,13 +315,9 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) 
 // planRootfs follows prepareRootfs.
 func planRootfs(p *plan, cfg *initConfig, pid int, idmaps []int) error {
 	spec := cfg.spec
-	prop := unix.MS_SLAVE | unix.MS_REC
-	if spec.Linux.RootfsPropagation != "" {
-		f, ok := propagationFlag(spec.Linux.RootfsPropagation)
-		if !ok {
-			return invalid("linux.rootfsPropagation %q is not a propagation mode", spec.Linux.RootfsPropagation)
-		}
-		prop = f
+	prop, err := mountNSPropagation(spec)
+	if err != nil {
+		return err
 	}
 	p.step("rootfs")
 	p.op(opPropagate)
@@ -385,9 +381,7 @@ func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tr
 		return err
 	}
 	var mk uint64
-	if m.Type == "proc" || m.Type == "sysfs" {
-		// procfs and sysfs over a symlink are how CVE-2019-19921 style
-		// attacks redirect writes: refuse any symlink on their way.
+	if strictMount(m) {
 		mk |= mkNoSym | mkDir
 	}
 	bind := isBind(m)

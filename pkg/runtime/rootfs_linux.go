@@ -18,13 +18,9 @@ import (
 // order, then creates /dev. It returns an O_PATH fd of the new root.
 func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 	spec := cfg.spec
-	prop := unix.MS_SLAVE | unix.MS_REC
-	if spec.Linux.RootfsPropagation != "" {
-		p, ok := propagationFlag(spec.Linux.RootfsPropagation)
-		if !ok {
-			return -1, invalid("linux.rootfsPropagation %q is not a propagation mode", spec.Linux.RootfsPropagation)
-		}
-		prop = p
+	prop, err := mountNSPropagation(spec)
+	if err != nil {
+		return -1, err
 	}
 	if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
 		return -1, fmt.Errorf("setting propagation of /: %w", err)
@@ -63,6 +59,24 @@ func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 	return root, nil
 }
 
+// mountNSPropagation is the propagation the init's mount namespace is
+// given before anything is mounted: rslave, or linux.rootfsPropagation.
+func mountNSPropagation(spec *specs.Spec) (int, error) {
+	if spec.Linux.RootfsPropagation == "" {
+		return unix.MS_SLAVE | unix.MS_REC, nil
+	}
+	p, ok := propagationFlag(spec.Linux.RootfsPropagation)
+	if !ok {
+		return 0, invalid("linux.rootfsPropagation %q is not a propagation mode", spec.Linux.RootfsPropagation)
+	}
+	return p, nil
+}
+
+// strictMount reports whether m's destination must be a directory reached
+// without any symlink: procfs and sysfs over a symlink are how
+// CVE-2019-19921 style attacks redirect writes.
+func strictMount(m specs.Mount) bool { return m.Type == "proc" || m.Type == "sysfs" }
+
 func isBind(m specs.Mount) bool {
 	if m.Type == "bind" {
 		return true
@@ -81,9 +95,7 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 	if err != nil {
 		return err
 	}
-	// procfs and sysfs over a symlink are how CVE-2019-19921 style attacks
-	// redirect writes: refuse any symlink on their way.
-	strict := m.Type == "proc" || m.Type == "sysfs"
+	strict := strictMount(m)
 	bind := isBind(m)
 	if bind {
 		flags |= unix.MS_BIND
