@@ -40,19 +40,17 @@ func ChildMain() {
 	case usernsMode:
 		usernsMain() // never returns
 	}
-	if mode == cinitMode {
-		// The nsenter constructor runs the C init and never returns to
-		// Go: a binary that gets here lacks it (built without cgo).
-		fmt.Fprintln(os.Stderr, "berth-runtime: this binary has no C init (built without cgo)")
-		os.Exit(1)
-	}
 	fd, err := strconv.Atoi(os.Getenv(envSync))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runtime: bad sync fd")
 		os.Exit(1)
 	}
 	conn := newSyncConn(os.NewFile(uintptr(fd), "sync"))
-	if err = childNsenterCheck(os.Getenv(envNsenter), nsenter.Available); err == nil {
+	if mode == cinitMode {
+		// The nsenter constructor runs the C init and never returns to
+		// Go: a binary that gets here lacks it (built without cgo).
+		err = fmt.Errorf("this binary has no C init (built without cgo): %w", errNotSupported)
+	} else if err = childNsenterCheck(os.Getenv(envNsenter), nsenter.Available); err == nil {
 		err = childMain(mode, conn)
 	}
 	if conn.send(&syncMsg{Type: msgError, Msg: err.Error()}) != nil {
