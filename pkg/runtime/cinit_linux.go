@@ -29,9 +29,9 @@ import (
 // every decision (parseMountOptions, createDevices' device list, the
 // capability sets...), so the two inits differ only in who executes.
 //
-// What the plan cannot express stays with the Go init (cinitReason): hooks that run in the container, idmapped and
-// tmpcopyup mounts, a joined mount namespace. BERTH_GO_INIT=1 in the
-// runtime's environment forces the Go init.
+// What the plan cannot express stays with the Go init (cinitReason): hooks
+// that run in the container, tmpcopyup mounts, a joined mount namespace.
+// BERTH_GO_INIT=1 in the runtime's environment forces the Go init.
 
 // cinitMode is the _BERTH_INIT value that selects the C init.
 const cinitMode = "cinit"
@@ -107,7 +107,7 @@ const (
 
 // cinitReason says why spec needs the Go init, or "" when the C init can
 // set it up. initBinary is the binary the init re-executes ("" for this one).
-func cinitReason(spec *specs.Spec, opts *CreateOptions, initBinary string) string {
+func cinitReason(spec *specs.Spec, initBinary string) string {
 	switch {
 	case os.Getenv(EnvGoInit) != "":
 		return EnvGoInit + " is set"
@@ -209,10 +209,11 @@ func (p *plan) long(s string) {
 	p.b = append(p.b, 0)
 }
 
-// step names the steps that follow in the init's errors.
+// step names the steps that follow in the init's errors (the init keeps
+// the first 511 bytes).
 func (p *plan) step(format string, args ...any) {
 	p.op(opStep)
-	p.str(fmt.Sprintf(format, args...))
+	p.long(fmt.Sprintf(format, args...))
 }
 
 // errTooBig marks a spec beyond the C init's buffers (the Go init takes it).

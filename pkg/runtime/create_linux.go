@@ -164,7 +164,7 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	}
 	c.exe = r.initBinary
 	c.mode = "init"
-	if why := cinitReason(spec, opts, r.initBinary); why == "" {
+	if why := cinitReason(spec, r.initBinary); why == "" {
 		c.mode = cinitMode
 	}
 	c.fifo = fifo
