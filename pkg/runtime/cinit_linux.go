@@ -47,7 +47,6 @@ const (
 	planMax       = 1 << 20
 	planMaxVec    = 16384
 	planMaxGroups = 65536
-	planMaxPath   = 4000
 )
 
 // Steps of the plan; the numbers are nsenter/cinit.c's.
@@ -139,31 +138,28 @@ func planFits(spec *specs.Spec) bool {
 	if len(p.Args)+len(p.Env)+2 > planMaxVec || len(p.User.AdditionalGids) > planMaxGroups {
 		return false
 	}
-	// Everything variable in the plan, with room for framing; the fixed
-	// part (devices, links, cgroup hierarchies, a seccomp program of at
-	// most 4096 instructions) takes well under a quarter of planMax.
+	// Everything variable in the plan, counted three times over (a path
+	// appears in a step's label, its step and a remount) with room for
+	// framing; the fixed part (devices, links, cgroup hierarchies, a
+	// seccomp program of at most 4096 instructions) takes well under a
+	// quarter of planMax.
 	n := 0
-	long := func(s string) bool { n += len(s) + 64; return len(s) > planMaxPath }
-	for _, s := range append(append([]string{p.Cwd, spec.Root.Path, spec.Hostname, spec.Domainname},
-		spec.Linux.MaskedPaths...), spec.Linux.ReadonlyPaths...) {
-		if long(s) {
-			return false
+	add := func(ss ...string) {
+		for _, s := range ss {
+			n += 3*len(s) + 64
 		}
 	}
+	add(p.Cwd, spec.Root.Path, spec.Hostname, spec.Domainname)
+	add(spec.Linux.MaskedPaths...)
+	add(spec.Linux.ReadonlyPaths...)
 	for _, m := range spec.Mounts {
-		if long(m.Destination) || long(m.Source) || long(strings.Join(m.Options, ",")) {
-			return false
-		}
+		add(m.Destination, m.Source, strings.Join(m.Options, ","))
 	}
 	for _, d := range spec.Linux.Devices {
-		if long(d.Path) {
-			return false
-		}
+		add(d.Path)
 	}
 	for k, v := range spec.Linux.Sysctl {
-		if long(k) || long(v) {
-			return false
-		}
+		add(k, v)
 	}
 	for _, s := range append(append([]string{}, p.Args...), p.Env...) {
 		n += len(s) + 8
@@ -187,20 +183,9 @@ func (p *plan) blob(b []byte) {
 	p.b = append(p.b, b...)
 }
 
+// str adds s with its NUL. A path longer than the kernel takes
+// (PATH_MAX) fails in the init with ENAMETOOLONG, as it does in the Go init.
 func (p *plan) str(s string) {
-	if strings.IndexByte(s, 0) >= 0 && p.err == nil {
-		p.err = invalid("%q contains a NUL byte", s)
-	}
-	if len(s) > planMaxPath && p.err == nil {
-		p.err = errTooBig
-	}
-	p.b = binary.NativeEndian.AppendUint32(p.b, uint32(len(s)+1))
-	p.b = append(p.b, s...)
-	p.b = append(p.b, 0)
-}
-
-// long is str without the length limit, for the process's args and env.
-func (p *plan) long(s string) {
 	if strings.IndexByte(s, 0) >= 0 && p.err == nil {
 		p.err = invalid("%q contains a NUL byte", s)
 	}
@@ -213,7 +198,7 @@ func (p *plan) long(s string) {
 // the first 511 bytes).
 func (p *plan) step(format string, args ...any) {
 	p.op(opStep)
-	p.long(fmt.Sprintf(format, args...))
+	p.str(fmt.Sprintf(format, args...))
 }
 
 // errTooBig marks a spec beyond the C init's buffers (the Go init takes it).
@@ -588,11 +573,11 @@ func cexecReason(proc *specs.Process, initBinary string) string {
 	case len(proc.Args)+len(proc.Env)+2 > planMaxVec || len(proc.User.AdditionalGids) > planMaxGroups:
 		return "a process beyond the C init's buffers"
 	}
-	n := len(proc.Cwd)
+	n := 3 * len(proc.Cwd)
 	for _, s := range append(append([]string{}, proc.Args...), proc.Env...) {
 		n += len(s) + 8
 	}
-	if len(proc.Cwd) > planMaxPath || n > planMax/2 {
+	if n > planMax/2 {
 		return "a process beyond the C init's buffers"
 	}
 	return ""
@@ -763,11 +748,11 @@ func planFinalize(p *plan, proc *specs.Process, sc *specs.LinuxSeccomp, preserve
 	p.op(opExec)
 	p.num(uint64(len(proc.Args)))
 	for _, a := range proc.Args {
-		p.long(a)
+		p.str(a)
 	}
 	p.num(uint64(len(proc.Env)))
 	for _, e := range proc.Env {
-		p.long(e)
+		p.str(e)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,16 +112,25 @@ func TestCInitTaken(t *testing.T) {
 // Specs the C init does not take go to the Go init.
 func TestCInitFallback(t *testing.T) {
 	rt := newRuntime(t)
-	spec := testSpec("true")
-	spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
-	bundle := testutil.Bundle(t, spec)
-	id := uniqueID(t)
-	if _, err := rt.Create(id, &runtime.CreateOptions{Bundle: bundle}); err != nil {
-		t.Fatal(err)
+	hooks := testSpec("true")
+	hooks.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+	tmpcopyup := testSpec("true")
+	tmpcopyup.Mounts = append(tmpcopyup.Mounts, specs.Mount{Destination: "/etc", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}})
+	big := testSpec("true")
+	for i := 0; i < 20000; i++ {
+		big.Process.Env = append(big.Process.Env, "X"+strconv.Itoa(i)+"=1")
 	}
-	defer rt.Delete(id, true)
-	if got, err := runtime.InitOf(rt, id); err != nil || got != "go" {
-		t.Fatalf("init %q (%v), want go", got, err)
+	for name, spec := range map[string]*specs.Spec{"createContainer hooks": hooks, "tmpcopyup": tmpcopyup, "20000 env entries": big} {
+		t.Run(name, func(t *testing.T) {
+			id := uniqueID(t)
+			if _, err := rt.Create(id, &runtime.CreateOptions{Bundle: testutil.Bundle(t, spec)}); err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Delete(id, true)
+			if got, err := runtime.InitOf(rt, id); err != nil || got != "go" {
+				t.Fatalf("init %q (%v), want go", got, err)
+			}
+		})
 	}
 }
 
