@@ -30,7 +30,7 @@ import (
 // capability sets...), so the two inits differ only in who executes.
 //
 // What the plan cannot express stays with the Go init (cinitReason): hooks
-// that run in the container, tmpcopyup mounts, a joined mount namespace.
+// that run in the container and a joined mount namespace.
 // BERTH_GO_INIT=1 in the runtime's environment forces the Go init.
 
 // cinitMode is the _BERTH_INIT value that selects the C init.
@@ -88,6 +88,7 @@ const (
 	opConsole
 	opSetsid
 	opAttach
+	opTmpcopyup
 )
 
 // opMount's mk bits and opSymlink's sym bits.
@@ -118,11 +119,6 @@ func cinitReason(spec *specs.Spec, initBinary string) string {
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == specs.MountNamespace && ns.Path != "" {
 			return "a joined mount namespace"
-		}
-	}
-	for _, m := range spec.Mounts {
-		if hasMountOption(m.Options, "tmpcopyup") {
-			return "tmpcopyup mounts"
 		}
 	}
 	if !planFits(spec) {
@@ -402,6 +398,12 @@ func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tr
 		if err := planCgroups(p, m.Destination, mk, flags, cfg, hostCgroups); err != nil {
 			return err
 		}
+	case hasMountOption(m.Options, "tmpcopyup"):
+		p.op(opTmpcopyup)
+		p.str(m.Destination)
+		p.str(m.Source)
+		p.num(uint64(flags &^ unix.MS_REC))
+		p.str(data)
 	default:
 		if m.Type == "sysfs" && cfg.UserNS {
 			mk |= mkSysfsFallback

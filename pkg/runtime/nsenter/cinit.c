@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -86,6 +87,7 @@ enum {
 	OP_CONSOLE,       /* num socket fd, num has size, num rows, num cols, num /dev/console */
 	OP_SETSID,        /* num must succeed */
 	OP_ATTACH,        /* str dest, str source, num tree fd: attach an idmapped tree */
+	OP_TMPCOPYUP,     /* str dest, str source, num flags, str data */
 };
 
 /* OP_MOUNT's mk bits. */
@@ -557,6 +559,144 @@ static void do_attach(struct cur *c) {
 	if (syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		failf(1, "attaching the idmapped mount (move_mount)");
 	close(tree);
+	close(dst);
+}
+
+/* ---- tmpcopyup: as tmpcopyup_linux.go ---------------------------------- */
+
+#define MAX_COPY_DEPTH 128
+
+static unsigned char copy_buf[65536];
+
+static void copy_dir(int src, int dst, int depth);
+
+static void copy_file(int src, int dst, const char *name) {
+	int s = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (s < 0)
+		failf(1, "tmpcopyup: %s", name);
+	int t = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t < 0)
+		failf(1, "tmpcopyup: %s", name);
+	for (;;) {
+		ssize_t n = read(s, copy_buf, sizeof(copy_buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			failf(1, "tmpcopyup: reading %s", name);
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(t, copy_buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				failf(1, "tmpcopyup: writing %s", name);
+			off += w;
+		}
+	}
+	close(s);
+	if (close(t) < 0)
+		failf(1, "tmpcopyup: writing %s", name);
+}
+
+/* copy_entry copies name from the directory src into dst, keeping type,
+ * mode, owner and times, never following a symlink. */
+static void copy_entry(int src, int dst, const char *name, int depth) {
+	struct stat st;
+	if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		failf(1, "tmpcopyup: %s", name);
+	mode_t mode = st.st_mode & 07777;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFDIR: {
+		if (mkdirat(dst, name, 0700) < 0)
+			failf(1, "tmpcopyup: %s", name);
+		int s = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int t = s < 0 ? -1 : openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (t < 0)
+			failf(1, "tmpcopyup: %s", name);
+		copy_dir(s, t, depth + 1);
+		close(s);
+		close(t);
+		break;
+	}
+	case S_IFREG:
+		copy_file(src, dst, name);
+		break;
+	case S_IFLNK: {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(src, name, target, sizeof(target) - 1);
+		if (n < 0)
+			failf(1, "tmpcopyup: %s", name);
+		target[n] = '\0';
+		if (symlinkat(target, dst, name) < 0)
+			failf(1, "tmpcopyup: %s", name);
+		break;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		if (mknodat(dst, name, (st.st_mode & S_IFMT) | mode, st.st_rdev) < 0)
+			failf(1, "tmpcopyup: %s", name);
+		break;
+	default:
+		failf(0, "tmpcopyup: %s: unknown file type %#o", name, st.st_mode & S_IFMT);
+	}
+	/* EINVAL: the owner is not mapped into this user namespace; the copy
+	 * then belongs to the namespace's root, as with runc. */
+	if (fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EINVAL)
+		failf(1, "tmpcopyup: %s", name);
+	if (!S_ISLNK(st.st_mode) && fchmodat(dst, name, mode, 0) < 0)
+		failf(1, "tmpcopyup: %s", name);
+	struct timespec ts[2] = {st.st_atim, st.st_mtim};
+	if (utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		failf(1, "tmpcopyup: %s", name);
+}
+
+static void copy_dir(int src, int dst, int depth) {
+	char buf[4096];
+	if (depth > MAX_COPY_DEPTH)
+		failf(0, "tmpcopyup: directory tree deeper than %d", MAX_COPY_DEPTH);
+	for (;;) {
+		long n = syscall(SYS_getdents64, src, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			failf(1, "tmpcopyup: reading a directory");
+		if (n == 0)
+			return;
+		for (long off = 0; off < n;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			off += e->d_reclen;
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			copy_entry(src, dst, e->d_name, depth);
+		}
+	}
+}
+
+/* do_tmpcopyup mounts a tmpfs on dest and copies the directory it covers
+ * into it, reading the covered directory through an fd opened before the
+ * mount, as mountTmpcopyup. */
+static void do_tmpcopyup(struct cur *c) {
+	const char *dest = str(c);
+	const char *source = str(c);
+	unsigned long flags = (unsigned long)num(c);
+	const char *data = str(c);
+	char dp[64];
+	int dst = must_mkdir_all(dest, 0, 0);
+	int under = openat(dst, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (under < 0)
+		failf(1, "tmpcopyup: opening %s", dest);
+	fd_path(dp, sizeof(dp), dst);
+	if (mount(source, dp, "tmpfs", flags, data) < 0)
+		failf(1, "mount");
+	int top = open_in_root(dest_rel(dest), O_RDONLY | O_DIRECTORY, 0);
+	if (top < 0)
+		failf(1, "tmpcopyup: opening the new tmpfs at %s", dest);
+	copy_dir(under, top, 0);
+	close(top);
+	close(under);
 	close(dst);
 }
 
@@ -1088,6 +1228,9 @@ static void run(struct cur *c) {
 			break;
 		case OP_ATTACH:
 			do_attach(c);
+			break;
+		case OP_TMPCOPYUP:
+			do_tmpcopyup(c);
 			break;
 		case OP_SETSID: {
 			uint64_t must = num(c);
