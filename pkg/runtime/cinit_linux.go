@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -29,8 +30,8 @@ import (
 // every decision (parseMountOptions, createDevices' device list, the
 // capability sets...), so the two inits differ only in who executes.
 //
-// What the plan cannot express stays with the Go init (cinitReason): hooks
-// that run in the container and a joined mount namespace.
+// What the plan cannot express stays with the Go init (cinitReason): a
+// joined mount namespace.
 // BERTH_GO_INIT=1 in the runtime's environment forces the Go init.
 
 // cinitMode is the _BERTH_INIT value that selects the C init.
@@ -89,6 +90,7 @@ const (
 	opSetsid
 	opAttach
 	opTmpcopyup
+	opHook
 )
 
 // opMount's mk bits and opSymlink's sym bits.
@@ -113,8 +115,6 @@ func cinitReason(spec *specs.Spec, initBinary string) string {
 		return EnvGoInit + " is set"
 	case initBinary == "" && !nsenter.Available:
 		return "built without cgo"
-	case spec.Hooks != nil && (len(spec.Hooks.CreateContainer) > 0 || len(spec.Hooks.StartContainer) > 0):
-		return "hooks that run in the container"
 	}
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == specs.MountNamespace && ns.Path != "" {
@@ -156,6 +156,18 @@ func planFits(spec *specs.Spec) bool {
 	}
 	for k, v := range spec.Linux.Sysctl {
 		add(k, v)
+	}
+	if h := spec.Hooks; h != nil {
+		state := 512
+		for k, v := range spec.Annotations {
+			state += 2*(len(k)+len(v)) + 8
+		}
+		for _, hook := range append(append([]specs.Hook{}, h.CreateContainer...), h.StartContainer...) {
+			add(hook.Path)
+			add(hook.Args...)
+			add(hook.Env...)
+			n += state
+		}
 	}
 	for _, s := range append(append([]string{}, p.Args...), p.Env...) {
 		n += len(s) + 8
@@ -265,6 +277,18 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) 
 		p.step("hooks")
 		p.op(opHooks)
 	}
+	var pidInNS int
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer)+len(spec.Hooks.StartContainer) > 0 {
+		var err error
+		if pidInNS, err = nsPid(pid); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Hooks != nil {
+		if err := planHooks(p, "createContainer", spec.Hooks.CreateContainer, cfg, pidInNS, specs.StateCreating); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.NoPivot {
 		p.step("chroot")
 		p.op(opChroot)
@@ -288,6 +312,11 @@ func buildPlan(cfg *initConfig, pid int, fds cinitFDs, compile seccompCompiler) 
 	p.op(opReady)
 	p.op(opFifo)
 	p.num(uint64(fds.fifo))
+	if spec.Hooks != nil {
+		if err := planHooks(p, "startContainer", spec.Hooks.StartContainer, cfg, pidInNS, specs.StateCreated); err != nil {
+			return nil, err
+		}
+	}
 	if err := planFinalize(p, cfg.Process, spec.Linux.Seccomp, fds.preserve, compile); err != nil {
 		return nil, err
 	}
@@ -541,6 +570,60 @@ func planDevices(p *plan, spec *specs.Spec, userns bool) {
 		}
 		p.num(sym)
 	}
+}
+
+// planHooks follows runHooks for the hooks that run in the container: the
+// state they read names the init by its pid in its own pid namespace.
+func planHooks(p *plan, kind string, hooks []specs.Hook, cfg *initConfig, pid int, status specs.ContainerState) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: status, Pid: pid, Bundle: cfg.Bundle, Annotations: cfg.spec.Annotations}
+	state, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for i, h := range hooks {
+		args := h.Args
+		if len(args) == 0 {
+			args = []string{h.Path}
+		}
+		p.step("hooks.%s[%d] (%s)", kind, i, h.Path)
+		p.op(opHook)
+		p.str(h.Path)
+		p.num(uint64(len(args)))
+		for _, a := range args {
+			p.str(a)
+		}
+		p.num(uint64(len(h.Env)))
+		for _, e := range h.Env {
+			p.str(e)
+		}
+		var timeout uint64
+		if h.Timeout != nil && *h.Timeout > 0 {
+			timeout = uint64(*h.Timeout)
+		}
+		p.num(timeout)
+		p.str(string(state))
+	}
+	return nil
+}
+
+// nsPid is pid as its own (innermost) pid namespace numbers it.
+func nsPid(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("container init: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				return strconv.Atoi(f[len(f)-1])
+			}
+		}
+	}
+	return 0, fmt.Errorf("container init: no NSpid in /proc/%d/status", pid)
 }
 
 // planConsole follows setupConsole.

@@ -112,13 +112,11 @@ func TestCInitTaken(t *testing.T) {
 // Specs the C init does not take go to the Go init.
 func TestCInitFallback(t *testing.T) {
 	rt := newRuntime(t)
-	hooks := testSpec("true")
-	hooks.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
 	big := testSpec("true")
 	for i := 0; i < 20000; i++ {
 		big.Process.Env = append(big.Process.Env, "X"+strconv.Itoa(i)+"=1")
 	}
-	for name, spec := range map[string]*specs.Spec{"createContainer hooks": hooks, "20000 env entries": big} {
+	for name, spec := range map[string]*specs.Spec{"20000 env entries": big} {
 		t.Run(name, func(t *testing.T) {
 			id := uniqueID(t)
 			if _, err := rt.Create(id, &runtime.CreateOptions{Bundle: testutil.Bundle(t, spec)}); err != nil {
@@ -188,6 +186,37 @@ func TestInitErrorWording(t *testing.T) {
 			_, err := rt.Create(uniqueID(t), &runtime.CreateOptions{Bundle: testutil.Bundle(t, testSpec(tc.arg))})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("create: %v, want %q", err, tc.want)
+			}
+		}
+	})
+}
+
+// A hook that runs in the container and fails, or outlives its timeout,
+// fails create with its output, worded alike by both inits.
+func TestInContainerHookFails(t *testing.T) {
+	forEachInit(t, func(t *testing.T) {
+		rt := newRuntime(t)
+		one := 1
+		for _, tc := range []struct {
+			hook specs.Hook
+			want string
+		}{
+			{specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat >/dev/null; echo boom >&2; exit 3"}},
+				"hooks.createContainer[0] (/bin/sh): exit status 3: boom"},
+			{specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "exec sleep 30"}, Timeout: &one},
+				"hooks.createContainer[0] (/bin/sh): timed out after 1s"},
+			{specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "kill -9 $$"}},
+				"hooks.createContainer[0] (/bin/sh): signal: killed"},
+		} {
+			spec := testSpec("true")
+			spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{tc.hook}}
+			id := uniqueID(t)
+			_, err := rt.Create(id, &runtime.CreateOptions{Bundle: testutil.Bundle(t, spec)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("create: %v, want %q", err, tc.want)
+			}
+			if _, serr := os.Stat(filepath.Join(rt.Root(), id)); !os.IsNotExist(serr) {
+				t.Errorf("state dir left behind")
 			}
 		}
 	})

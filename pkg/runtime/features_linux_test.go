@@ -43,7 +43,9 @@ func testUserNamespace(t *testing.T) {
 	}
 }
 
-func TestHooks(t *testing.T) {
+func TestHooks(t *testing.T) { forEachInit(t, testHooks) }
+
+func testHooks(t *testing.T) {
 	rt := newRuntime(t)
 	dir := t.TempDir()
 	hook := func(name string) specs.Hook {

@@ -32,6 +32,10 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -88,6 +92,7 @@ enum {
 	OP_SETSID,        /* num must succeed */
 	OP_ATTACH,        /* str dest, str source, num tree fd: attach an idmapped tree */
 	OP_TMPCOPYUP,     /* str dest, str source, num flags, str data */
+	OP_HOOK,          /* str path, num argc, argc x str, num envc, envc x str, num timeout, str state */
 };
 
 /* OP_MOUNT's mk bits. */
@@ -700,6 +705,136 @@ static void do_tmpcopyup(struct cur *c) {
 	close(dst);
 }
 
+/* ---- hooks that run in the container: as runHook in hooks_linux.go ---- */
+
+static char hook_out[4096];
+
+static long long now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* read_vec reads a count and that many strings into vec (NULL-terminated). */
+static char **read_vec(struct cur *c, char **vec, size_t cap) {
+	uint64_t n = num(c);
+	if (n >= cap)
+		bad_plan();
+	for (uint64_t i = 0; i < n; i++)
+		vec[i] = (char *)str(c);
+	vec[n] = NULL;
+	return vec + n + 1;
+}
+
+/* do_hook runs one hook with the container's state on its stdin and
+ * fails, with the hook's output, if it fails or outlives its timeout. */
+static void do_hook(struct cur *c) {
+	const char *path = str(c);
+	char **argv = exec_vec;
+	char **envp = read_vec(c, argv, MAX_VEC);
+	read_vec(c, envp, (size_t)(exec_vec + MAX_VEC - envp));
+	uint64_t timeout = num(c);
+	const char *state = str(c);
+	size_t state_len = strlen(state), sent = 0, got = 0;
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+		failf(1, "pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		failf(1, "fork");
+	if (pid == 0) {
+		/* Only the state and the output: nothing of the init leaks in. */
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
+			_exit(126);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (fcntl(in[1], F_SETFL, O_NONBLOCK) < 0)
+		failf(1, "pipe");
+	/* A hook that exits without reading its stdin must not kill us. */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	sigaction(SIGPIPE, &ign, &old);
+	long long deadline = timeout > 0 ? now_ms() + (long long)timeout * 1000 : -1;
+	int timed_out = 0, wfd = in[1];
+	if (state_len == 0) {
+		close(wfd);
+		wfd = -1;
+	}
+	for (;;) {
+		struct pollfd p[2] = {{.fd = out[0], .events = POLLIN}, {.fd = wfd, .events = POLLOUT}};
+		int wait = -1;
+		if (deadline >= 0) {
+			long long left = deadline - now_ms();
+			if (left <= 0) {
+				timed_out = 1;
+				break;
+			}
+			wait = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		int r = poll(p, wfd >= 0 ? 2 : 1, wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			failf(1, "poll");
+		if (wfd >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(wfd, state + sent, state_len - sent);
+			if (w > 0)
+				sent += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || sent == state_len) {
+				close(wfd);
+				wfd = -1;
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char tmp[1024];
+			ssize_t n = read(out[0], tmp, sizeof(tmp));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break; /* every writer is gone */
+			size_t keep = (size_t)n < sizeof(hook_out) - 1 - got ? (size_t)n : sizeof(hook_out) - 1 - got;
+			memcpy(hook_out + got, tmp, keep);
+			got += keep;
+		}
+	}
+	if (wfd >= 0)
+		close(wfd);
+	close(out[0]);
+	sigaction(SIGPIPE, &old, NULL);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	int ws;
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR)
+			failf(1, "waiting for the hook");
+	}
+	if (timed_out)
+		failf(0, "timed out after %llus", (unsigned long long)timeout);
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
+		return;
+	/* As Go words it: "exit status N" or "signal: killed", then the output. */
+	char why[128];
+	if (WIFEXITED(ws)) {
+		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(ws));
+	} else {
+		snprintf(why, sizeof(why), "signal: %s", strsignal(WTERMSIG(ws)));
+		if (why[8] >= 'A' && why[8] <= 'Z')
+			why[8] = (char)(why[8] - 'A' + 'a');
+	}
+	hook_out[got] = '\0';
+	char *o = hook_out;
+	while (*o == ' ' || *o == '\n' || *o == '\t' || *o == '\r')
+		o++;
+	for (size_t n = strlen(o); n > 0 && (o[n - 1] == ' ' || o[n - 1] == '\n' || o[n - 1] == '\t' || o[n - 1] == '\r'); n--)
+		o[n - 1] = '\0';
+	if (*o)
+		failf(0, "%s: %s", why, o);
+	failf(0, "%s", why);
+}
+
 static void do_mknod(struct cur *c) {
 	const char *dir = str(c);
 	const char *name = str(c);
@@ -1231,6 +1366,9 @@ static void run(struct cur *c) {
 			break;
 		case OP_TMPCOPYUP:
 			do_tmpcopyup(c);
+			break;
+		case OP_HOOK:
+			do_hook(c);
 			break;
 		case OP_SETSID: {
 			uint64_t must = num(c);
