@@ -31,7 +31,8 @@ import (
 // capability sets...), so the two inits differ only in who executes.
 //
 // What the plan cannot express stays with the Go init (cinitReason): a
-// joined mount namespace.
+// joined mount namespace together with a shared or unbindable
+// linux.rootfsPropagation.
 // BERTH_GO_INIT=1 in the runtime's environment forces the Go init.
 
 // cinitMode is the _BERTH_INIT value that selects the C init.
@@ -117,8 +118,11 @@ func cinitReason(spec *specs.Spec, initBinary string) string {
 		return "built without cgo"
 	}
 	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.MountNamespace && ns.Path != "" {
-			return "a joined mount namespace"
+		if prop, err := mountNSPropagation(spec); ns.Type == specs.MountNamespace && ns.Path != "" &&
+			(err != nil || prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0) {
+			// The runtime finds the mount holding the rootfs in its own
+			// mount table to make it private for pivot_root.
+			return "a joined mount namespace with shared or unbindable linux.rootfsPropagation"
 		}
 	}
 	if !planFits(spec) {
@@ -371,7 +375,7 @@ func planRootfs(p *plan, cfg *initConfig, pid int, idmaps []int) error {
 			}
 			tree, idmaps = idmaps[0], idmaps[1:]
 		}
-		if err := planMount(p, cfg, m, hostCgroups, tree); err != nil {
+		if err := planMount(p, cfg, m, hostCgroups, tree, pid); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if path.Clean(m.Destination) == "/dev" && isBind(m) {
@@ -386,7 +390,7 @@ func planRootfs(p *plan, cfg *initConfig, pid int, idmaps []int) error {
 
 // planMount follows mountOne.
 // tree is the fd of m's idmapped tree in the init, or -1.
-func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tree int) error {
+func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tree, pid int) error {
 	flags, props, data, _, err := parseMountOptions(m.Options)
 	if err != nil {
 		return err
@@ -424,7 +428,7 @@ func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tr
 			p.num(boolNum(cfg.UserNS))
 		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		if err := planCgroups(p, m.Destination, mk, flags, cfg, hostCgroups); err != nil {
+		if err := planCgroups(p, m.Destination, mk, flags, cfg, hostCgroups, pid); err != nil {
 			return err
 		}
 	case hasMountOption(m.Options, "tmpcopyup"):
@@ -460,8 +464,9 @@ func planMount(p *plan, cfg *initConfig, m specs.Mount, hostCgroups []string, tr
 }
 
 // planCgroups follows mountCgroups.
-func planCgroups(p *plan, dest string, mk uint64, flags int, cfg *initConfig, hostCgroups []string) error {
-	mounts, err := cgroupMounts()
+func planCgroups(p *plan, dest string, mk uint64, flags int, cfg *initConfig, hostCgroups []string, pid int) error {
+	// The init's view: it may have joined a mount namespace by path.
+	mounts, err := cgroupMounts("/proc/" + strconv.Itoa(pid) + "/mountinfo")
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,12 @@ package runtime_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -218,6 +220,45 @@ func TestInContainerHookFails(t *testing.T) {
 			if _, serr := os.Stat(filepath.Join(rt.Root(), id)); !os.IsNotExist(serr) {
 				t.Errorf("state dir left behind")
 			}
+		}
+	})
+}
+
+// A container may join a mount namespace by path (one made by unshare(1)
+// here): the cgroup binds are planned from the init's own mount table.
+func TestJoinedMountNamespace(t *testing.T) {
+	unshare := testutil.RequireCommand(t, "unshare")
+	forEachInit(t, func(t *testing.T) {
+		rt := newRuntime(t)
+		holder := exec.Command(unshare, "-m", "--propagation", "private", "sleep", "1000")
+		if err := holder.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Wait()
+		defer holder.Process.Kill()
+		ns := "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/mnt"
+		// unshare has made the namespace once the link differs from ours.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			a, _ := os.Readlink(ns)
+			b, _ := os.Readlink("/proc/self/ns/mnt")
+			if a != "" && a != b {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("unshare made no mount namespace")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		spec := testSpec("sh", "-c", "ls /sys/fs/cgroup | head -3")
+		for i, n := range spec.Linux.Namespaces {
+			if n.Type == specs.MountNamespace {
+				spec.Linux.Namespaces[i].Path = ns
+			}
+		}
+		code, out, err := runOutput(t, rt, spec)
+		if err != nil || code != 0 || strings.TrimSpace(out) == "" {
+			t.Fatalf("run: %d %v %q", code, err, out)
 		}
 	})
 }

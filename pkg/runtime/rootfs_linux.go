@@ -216,7 +216,7 @@ func remountFD(fd int, flags int, userns bool) error {
 // mountCgroups gives the container its cgroups at dest: cgroup2 on a
 // unified host, a tmpfs with one bind mount per hierarchy otherwise.
 func mountCgroups(root int, dest string, dst int, typ string, flags int, cfg *initConfig, hostCgroups []string) error {
-	mounts, err := cgroupMounts()
+	mounts, err := cgroupMounts("/proc/self/mountinfo")
 	if err != nil {
 		return err
 	}
@@ -334,9 +334,10 @@ func (m *cgroupMount) matches(controllers string) bool {
 	return true
 }
 
-// cgroupMounts lists the cgroup hierarchies mounted in our mount namespace.
-func cgroupMounts() ([]cgroupMount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+// cgroupMounts lists the cgroup hierarchies mounted in the mount namespace
+// whose mountinfo file is given.
+func cgroupMounts(mountinfo string) ([]cgroupMount, error) {
+	f, err := os.Open(mountinfo)
 	if err != nil {
 		return nil, err
 	}
