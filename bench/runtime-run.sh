@@ -22,6 +22,13 @@ s["process"]["args"] = ["/bin/true"]
 json.dump(s, open(p, "w"))
 PY
 id=bench-$$
+# BENCH_GO_INIT=1 adds berth-runtime forced onto its Go init (the container
+# set-up is otherwise done by the C init: docs/runtime.md).
+extra=()
+if [ -n "${BENCH_GO_INIT:-}" ]; then
+	extra=(berth-goinit="env BERTH_GO_INIT=1 $REPO/bin/berth-runtime --root $work/berth-root run --bundle $work/bundle $id-goinit")
+fi
 bench_alternate -title "runtime run /bin/true (busybox bundle)" \
 	berth="$REPO/bin/berth-runtime --root $work/berth-root run --bundle $work/bundle $id-berth" \
+	"${extra[@]}" \
 	runc="runc --root $work/runc-root run --bundle $work/bundle $id-runc"

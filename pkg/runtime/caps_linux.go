@@ -63,17 +63,65 @@ func (s *capSet) add(names []string, last int) {
 
 func (s capSet) has(c int) bool { return s[c/32]&(1<<(c%32)) != 0 }
 
-// dropBounding removes from the bounding set what caps.Bounding lacks;
-// it needs CAP_SETPCAP, so it runs before the switch to the process's user.
-func dropBounding(caps *specs.LinuxCapabilities) error {
+func (s capSet) mask() uint64 { return uint64(s[0]) | uint64(s[1])<<32 }
+
+// capSets are what a process's capabilities become: the bounding set
+// loses drop; the other four are set as given.
+type capSets struct {
+	drop, effective, permitted, inheritable, ambient capSet
+}
+
+// capsFor computes capSets for caps on a kernel whose highest capability
+// is last, where has reports the capabilities of our own bounding set.
+// A capability outside the resulting bounding set can never be had (a
+// host that runs us without it): it is left out of every set, as
+// capabilities the kernel does not know are. The kernel keeps only
+// ambient capabilities that are also permitted and inheritable; runc
+// leaves the others out rather than failing, and specs (runc spec,
+// runtime-tools' generator) list ambient without inheritable.
+func capsFor(caps *specs.LinuxCapabilities, last int, has func(int) bool) capSets {
 	if caps == nil {
 		caps = &specs.LinuxCapabilities{}
 	}
-	last := lastCap()
+	var cs capSets
 	var bounding capSet
 	bounding.add(caps.Bounding, last)
+	cs.effective.add(caps.Effective, last)
+	cs.permitted.add(caps.Permitted, last)
+	cs.inheritable.add(caps.Inheritable, last)
+	cs.ambient.add(caps.Ambient, last)
+	sets := []*capSet{&cs.effective, &cs.permitted, &cs.inheritable, &cs.ambient}
 	for c := 0; c <= last; c++ {
+		bit := uint32(1) << (c % 32)
 		if !bounding.has(c) {
+			cs.drop[c/32] |= bit
+		}
+		if !cs.effective.has(c) && !cs.permitted.has(c) && !cs.inheritable.has(c) && !cs.ambient.has(c) {
+			continue // nothing asked for: no need to ask the kernel
+		}
+		if !bounding.has(c) || !has(c) {
+			for _, set := range sets {
+				set[c/32] &^= bit
+			}
+		}
+		if cs.ambient.has(c) && (!cs.permitted.has(c) || !cs.inheritable.has(c)) {
+			cs.ambient[c/32] &^= bit
+		}
+	}
+	return cs
+}
+
+// boundingHas reports whether c is in the calling thread's bounding set.
+func boundingHas(c int) bool {
+	ok, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+	return ok == 1
+}
+
+// dropBounding removes from the bounding set what cs.drop names; it needs
+// CAP_SETPCAP, so it runs before the switch to the process's user.
+func dropBounding(cs *capSets) error {
+	for c := 0; c <= lastCap(); c++ {
+		if cs.drop.has(c) {
 			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
 				return fmt.Errorf("dropping %s from the bounding set: %w", capNames[c], err)
 			}
@@ -85,33 +133,11 @@ func dropBounding(caps *specs.LinuxCapabilities) error {
 // applyCaps sets the effective, permitted, inheritable and ambient sets of
 // the calling thread. The caller execs from this thread next, so the new
 // program inherits them.
-func applyCaps(caps *specs.LinuxCapabilities) error {
-	if caps == nil {
-		caps = &specs.LinuxCapabilities{}
-	}
-	last := lastCap()
-	var effective, permitted, inheritable, ambient capSet
-	effective.add(caps.Effective, last)
-	permitted.add(caps.Permitted, last)
-	inheritable.add(caps.Inheritable, last)
-	ambient.add(caps.Ambient, last)
-	// A capability outside our own bounding set can never be had (a host
-	// that runs us without it): ask only for what is possible, as with
-	// capabilities the kernel does not know.
-	for c := 0; c <= last; c++ {
-		if !effective.has(c) && !permitted.has(c) && !inheritable.has(c) && !ambient.has(c) {
-			continue // nothing asked for: no need to ask the kernel
-		}
-		if ok, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); ok != 1 {
-			for _, set := range []*capSet{&effective, &permitted, &inheritable, &ambient} {
-				set[c/32] &^= 1 << (c % 32)
-			}
-		}
-	}
+func applyCaps(cs *capSets) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{}
 	for i := 0; i < 2; i++ {
-		data[i] = unix.CapUserData{Effective: effective[i], Permitted: permitted[i], Inheritable: inheritable[i]}
+		data[i] = unix.CapUserData{Effective: cs.effective[i], Permitted: cs.permitted[i], Inheritable: cs.inheritable[i]}
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
@@ -119,15 +145,8 @@ func applyCaps(caps *specs.LinuxCapabilities) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clearing ambient capabilities: %w", err)
 	}
-	for c := 0; c <= last; c++ {
-		if ambient.has(c) {
-			if !permitted.has(c) || !inheritable.has(c) {
-				// The kernel keeps only ambient capabilities that are also
-				// permitted and inheritable; runc leaves the others out
-				// rather than failing, and specs (runc spec, runtime-tools'
-				// generator) list ambient without inheritable.
-				continue
-			}
+	for c := 0; c <= lastCap(); c++ {
+		if cs.ambient.has(c) {
 			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
 				return fmt.Errorf("raising ambient %s (it must be permitted and inheritable): %w", capNames[c], err)
 			}

@@ -46,6 +46,10 @@ func setupConsole(sock int, p *specs.Process, devConsole bool) error {
 		return fmt.Errorf("sending the pty master over the console socket: %w", err)
 	}
 	if devConsole {
+		// The bind goes through /proc/self/fd.
+		if err := checkProcfs(); err != nil {
+			return err
+		}
 		root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return err

@@ -164,9 +164,16 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 	}
 	c.exe = r.initBinary
 	c.mode = "init"
+	if why := cinitReason(spec, r.initBinary); why == "" {
+		c.mode = cinitMode
+	}
 	c.fifo = fifo
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
+	rec.Init = "go"
+	if c.mode == cinitMode {
+		rec.Init = "c"
+	}
 	if c.idmaps, err = r.idmapTrees(spec, bundle); err != nil {
 		return nil, nil, err
 	}
@@ -220,7 +227,16 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 		CgroupNS: hasNewNS(spec, specs.CgroupNamespace),
 		UserNS:   hasNS(spec, specs.UserNamespace),
 	}
-	if err := s.conn.send(cfg); err != nil {
+	if c.mode == cinitMode {
+		cfg.spec = spec
+		plan, err := buildPlan(cfg, s.pid, cinitFDs{fifo: c.fifoFD, console: c.consoleFD, idmaps: c.idmapFDs, preserve: len(c.preserve)}, r.compileSeccomp)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := s.conn.f.Write(plan); err != nil {
+			return nil, nil, fmt.Errorf("sending the plan to init: %w", err)
+		}
+	} else if err := s.conn.send(cfg); err != nil {
 		return nil, nil, fmt.Errorf("sending config to init: %w", err)
 	}
 	for {
@@ -229,6 +245,11 @@ func (r *Runtime) create(id string, opts *CreateOptions) (s *started, rec *recor
 			return nil, nil, initError(err, s)
 		}
 		if m.Type == msgReady {
+			// The init we chose is the one that answers: a C init that
+			// silently became the Go init would hide a broken build.
+			if m.Init != rec.Init {
+				return nil, nil, fmt.Errorf("container init: the %q init answered, the runtime started the %q one", m.Init, rec.Init)
+			}
 			break
 		}
 		if m.Type != msgHooks {

@@ -25,7 +25,9 @@ func allCaps() *specs.LinuxCapabilities {
 // runtime's process (here the waiting init, pid 1) and overwrites the
 // runtime binary through it. The init runs from a read-only bind mount of
 // the binary (or a sealed memfd), so nothing behind that link can be written.
-func TestEscapeProcSelfExe(t *testing.T) {
+func TestEscapeProcSelfExe(t *testing.T) { forEachInit(t, testEscapeProcSelfExe) }
+
+func testEscapeProcSelfExe(t *testing.T) {
 	rt := newRuntime(t)
 	self, err := os.Executable()
 	if err != nil {
@@ -79,7 +81,9 @@ func TestEscapeProcSelfExe(t *testing.T) {
 // CVE-2024-21626: a runtime fd leaked into the init plus process.cwd
 // /proc/self/fd/N gave the container a working directory on the host.
 // Every fd is close-on-exec and the cwd is checked after chdir.
-func TestEscapeLeakedFdCwd(t *testing.T) {
+func TestEscapeLeakedFdCwd(t *testing.T) { forEachInit(t, testEscapeLeakedFdCwd) }
+
+func testEscapeLeakedFdCwd(t *testing.T) {
 	rt := newRuntime(t)
 	for n := 3; n <= 12; n++ {
 		t.Run("fd"+strconv.Itoa(n), func(t *testing.T) {
@@ -105,7 +109,9 @@ func TestEscapeLeakedFdCwd(t *testing.T) {
 // symlink climbing out of the rootfs. Destinations resolve inside the root
 // (openat2 RESOLVE_IN_ROOT) and mounts go through the resolved fd, so the
 // mount lands inside the root, never on the host path.
-func TestEscapeMountTargetSymlink(t *testing.T) {
+func TestEscapeMountTargetSymlink(t *testing.T) { forEachInit(t, testEscapeMountTargetSymlink) }
+
+func testEscapeMountTargetSymlink(t *testing.T) {
 	rt := newRuntime(t)
 	hostDir := t.TempDir()
 	os.WriteFile(filepath.Join(hostDir, "host-marker"), []byte("host"), 0o644)
@@ -141,7 +147,9 @@ func TestEscapeMountTargetSymlink(t *testing.T) {
 
 // An image whose /dev is a symlink to a host path: the device nodes and
 // /dev symlinks must be created inside the root, never on the host.
-func TestEscapeDevSymlink(t *testing.T) {
+func TestEscapeDevSymlink(t *testing.T) { forEachInit(t, testEscapeDevSymlink) }
+
+func testEscapeDevSymlink(t *testing.T) {
 	rt := newRuntime(t)
 	hostDir := t.TempDir()
 	spec := testSpec("sh", "-c", "ls /dev")
@@ -168,7 +176,9 @@ func TestEscapeDevSymlink(t *testing.T) {
 
 // An image whose /proc is a symlink: procfs must never be mounted through
 // it (CVE-2019-19921 family). The runtime refuses, naming the mount.
-func TestEscapeProcSymlink(t *testing.T) {
+func TestEscapeProcSymlink(t *testing.T) { forEachInit(t, testEscapeProcSymlink) }
+
+func testEscapeProcSymlink(t *testing.T) {
 	rt := newRuntime(t)
 	hostDir := t.TempDir()
 	spec := testSpec("true")

@@ -16,7 +16,9 @@ import (
 	"github.com/berth/berth/pkg/runtime"
 )
 
-func TestUserNamespace(t *testing.T) {
+func TestUserNamespace(t *testing.T) { forEachInit(t, testUserNamespace) }
+
+func testUserNamespace(t *testing.T) {
 	rt := newRuntime(t)
 	spec := testSpec("sh", "-c", "id -u; cat /proc/self/uid_map; grep CapEff /proc/self/status")
 	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
@@ -41,7 +43,9 @@ func TestUserNamespace(t *testing.T) {
 	}
 }
 
-func TestHooks(t *testing.T) {
+func TestHooks(t *testing.T) { forEachInit(t, testHooks) }
+
+func testHooks(t *testing.T) {
 	rt := newRuntime(t)
 	dir := t.TempDir()
 	hook := func(name string) specs.Hook {

@@ -45,7 +45,11 @@ func ChildMain() {
 		os.Exit(1)
 	}
 	conn := newSyncConn(os.NewFile(uintptr(fd), "sync"))
-	if err = childNsenterCheck(os.Getenv(envNsenter), nsenter.Available); err == nil {
+	if mode == cinitMode {
+		// The nsenter constructor runs the C init and never returns to
+		// Go: a binary that gets here lacks it (built without cgo).
+		err = fmt.Errorf("this binary has no C init (built without cgo): %w", errNotSupported)
+	} else if err = childNsenterCheck(os.Getenv(envNsenter), nsenter.Available); err == nil {
 		err = childMain(mode, conn)
 	}
 	if conn.send(&syncMsg{Type: msgError, Msg: err.Error()}) != nil {
@@ -170,7 +174,7 @@ func initMain(cfg *initConfig, conn *syncConn, console, fifo, preserve int) erro
 	if err != nil {
 		return err
 	}
-	if err := conn.send(&syncMsg{Type: msgReady}); err != nil {
+	if err := conn.send(&syncMsg{Type: msgReady, Init: "go"}); err != nil {
 		return err
 	}
 	conn.f.Close()
@@ -288,13 +292,16 @@ func finalize(p *specs.Process, argv0 string, seccomp *specs.LinuxSeccomp, prese
 		// Without no_new_privs loading needs CAP_SYS_ADMIN, which we drop below.
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
-	if err := dropBounding(p.Capabilities); err != nil {
+	// Our bounding set is read before dropBounding changes it: what
+	// capsFor keeps is in both ours and the spec's.
+	cs := capsFor(p.Capabilities, lastCap(), boundingHas)
+	if err := dropBounding(&cs); err != nil {
 		return fmt.Errorf("process.capabilities.bounding: %w", err)
 	}
 	if err := setUser(p); err != nil {
 		return err
 	}
-	if err := applyCaps(p.Capabilities); err != nil {
+	if err := applyCaps(&cs); err != nil {
 		return fmt.Errorf("process.capabilities: %w", err)
 	}
 	if p.NoNewPrivileges {
@@ -347,13 +354,7 @@ func lookPath(p *specs.Process) (string, error) {
 		}
 		return name, nil
 	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, e := range p.Env {
-		if strings.HasPrefix(e, "PATH=") {
-			path = e[5:]
-		}
-	}
-	for _, dir := range strings.Split(path, ":") {
+	for _, dir := range strings.Split(processPath(p), ":") {
 		if dir == "" {
 			dir = "."
 		}
@@ -364,4 +365,15 @@ func lookPath(p *specs.Process) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("process.args[0] %q: executable file not found in $PATH", name)
+}
+
+// processPath is the PATH args[0] is looked up in: the process's, or a default.
+func processPath(p *specs.Process) string {
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range p.Env {
+		if strings.HasPrefix(e, "PATH=") {
+			path = e[5:]
+		}
+	}
+	return path
 }

@@ -94,7 +94,9 @@ func idmapDir(t *testing.T) string {
 	return dir
 }
 
-func TestIDMapMounts(t *testing.T) {
+func TestIDMapMounts(t *testing.T) { forEachInit(t, testIDMapMounts) }
+
+func testIDMapMounts(t *testing.T) {
 	rt := newRuntime(t)
 	dir := idmapDir(t)
 	for _, tc := range []struct {

@@ -18,13 +18,9 @@ import (
 // order, then creates /dev. It returns an O_PATH fd of the new root.
 func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 	spec := cfg.spec
-	prop := unix.MS_SLAVE | unix.MS_REC
-	if spec.Linux.RootfsPropagation != "" {
-		p, ok := propagationFlag(spec.Linux.RootfsPropagation)
-		if !ok {
-			return -1, invalid("linux.rootfsPropagation %q is not a propagation mode", spec.Linux.RootfsPropagation)
-		}
-		prop = p
+	prop, err := mountNSPropagation(spec)
+	if err != nil {
+		return -1, err
 	}
 	if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
 		return -1, fmt.Errorf("setting propagation of /: %w", err)
@@ -63,6 +59,24 @@ func prepareRootfs(cfg *initConfig, hostCgroups []string) (int, error) {
 	return root, nil
 }
 
+// mountNSPropagation is the propagation the init's mount namespace is
+// given before anything is mounted: rslave, or linux.rootfsPropagation.
+func mountNSPropagation(spec *specs.Spec) (int, error) {
+	if spec.Linux.RootfsPropagation == "" {
+		return unix.MS_SLAVE | unix.MS_REC, nil
+	}
+	p, ok := propagationFlag(spec.Linux.RootfsPropagation)
+	if !ok {
+		return 0, invalid("linux.rootfsPropagation %q is not a propagation mode", spec.Linux.RootfsPropagation)
+	}
+	return p, nil
+}
+
+// strictMount reports whether m's destination must be a directory reached
+// without any symlink: procfs and sysfs over a symlink are how
+// CVE-2019-19921 style attacks redirect writes.
+func strictMount(m specs.Mount) bool { return m.Type == "proc" || m.Type == "sysfs" }
+
 func isBind(m specs.Mount) bool {
 	if m.Type == "bind" {
 		return true
@@ -81,9 +95,7 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 	if err != nil {
 		return err
 	}
-	// procfs and sysfs over a symlink are how CVE-2019-19921 style attacks
-	// redirect writes: refuse any symlink on their way.
-	strict := m.Type == "proc" || m.Type == "sysfs"
+	strict := strictMount(m)
 	bind := isBind(m)
 	if bind {
 		flags |= unix.MS_BIND
@@ -125,7 +137,7 @@ func mountOne(root int, cfg *initConfig, m specs.Mount, hostCgroups []string) er
 		if err := bindMount(m, src, dst, flags); err != nil {
 			return err
 		}
-		if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
+		if bindNeedsRemount(flags) {
 			if err := remountInRoot(root, m.Destination, flags, cfg.UserNS); err != nil {
 				return err
 			}
@@ -204,40 +216,21 @@ func remountFD(fd int, flags int, userns bool) error {
 // mountCgroups gives the container its cgroups at dest: cgroup2 on a
 // unified host, a tmpfs with one bind mount per hierarchy otherwise.
 func mountCgroups(root int, dest string, dst int, typ string, flags int, cfg *initConfig, hostCgroups []string) error {
-	mounts, err := cgroupMounts()
+	mounts, err := cgroupMounts("/proc/self/mountinfo")
 	if err != nil {
 		return err
 	}
-	if len(mounts) == 1 && mounts[0].fstype == "cgroup2" && mounts[0].point == "/sys/fs/cgroup" {
-		if cfg.CgroupNS {
-			return unix.Mount("cgroup2", fdPath(dst), "cgroup2", uintptr(flags&^unix.MS_REC), "")
-		}
+	if ownCgroup2(mounts, cfg.CgroupNS) {
+		return unix.Mount("cgroup2", fdPath(dst), "cgroup2", uintptr(flags&^unix.MS_REC), "")
 	}
 	if err := unix.Mount("tmpfs", fdPath(dst), "tmpfs", uintptr(flags&^(unix.MS_RDONLY|unix.MS_REC)), "mode=755"); err != nil {
 		return fmt.Errorf("tmpfs for cgroups: %w", err)
 	}
-	for _, line := range hostCgroups {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		var mp *cgroupMount
-		for i := range mounts {
-			if parts[1] == "" && mounts[i].fstype == "cgroup2" || parts[1] != "" && mounts[i].matches(parts[1]) {
-				mp = &mounts[i]
-				break
-			}
-		}
-		if mp == nil {
-			continue
-		}
-		name := filepath.Base(mp.point)
-		if len(mounts) == 1 {
-			name = ""
-		}
-		src, err := unix.Open(filepath.Join(mp.point, parts[2]), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	for _, b := range cgroupBinds(mounts, hostCgroups) {
+		name := b.name
+		src, err := unix.Open(b.source, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", line, err)
+			return fmt.Errorf("cgroup %s: %w", b.line, err)
 		}
 		target := path.Join(dest, name)
 		t, err := mkdirAllInRoot(root, target, false, true)
@@ -271,6 +264,53 @@ func mountCgroups(root int, dest string, dst int, typ string, flags int, cfg *in
 	return nil
 }
 
+// bindNeedsRemount reports whether a bind mount with flags needs a
+// remount to apply them (a bind ignores all but MS_BIND and MS_REC).
+func bindNeedsRemount(flags int) bool {
+	return flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0
+}
+
+// ownCgroup2 reports whether the container gets a cgroup2 mount of its own
+// (a unified host and a cgroup namespace) rather than binds of the host's
+// hierarchies.
+func ownCgroup2(mounts []cgroupMount, cgroupNS bool) bool {
+	return cgroupNS && len(mounts) == 1 && mounts[0].fstype == "cgroup2" && mounts[0].point == "/sys/fs/cgroup"
+}
+
+// cgroupBind is one hierarchy bound under the container's /sys/fs/cgroup:
+// the host directory of the container's cgroup in it, at name.
+type cgroupBind struct {
+	line, source, name string
+}
+
+// cgroupBinds matches the init's cgroup lines (/proc/PID/cgroup) with the
+// hierarchies mounted on the host; a single hierarchy is bound at the top.
+func cgroupBinds(mounts []cgroupMount, hostCgroups []string) []cgroupBind {
+	var out []cgroupBind
+	for _, line := range hostCgroups {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var mp *cgroupMount
+		for i := range mounts {
+			if parts[1] == "" && mounts[i].fstype == "cgroup2" || parts[1] != "" && mounts[i].matches(parts[1]) {
+				mp = &mounts[i]
+				break
+			}
+		}
+		if mp == nil {
+			continue
+		}
+		name := filepath.Base(mp.point)
+		if len(mounts) == 1 {
+			name = ""
+		}
+		out = append(out, cgroupBind{line: line, source: filepath.Join(mp.point, parts[2]), name: name})
+	}
+	return out
+}
+
 type cgroupMount struct {
 	point, fstype string
 	opts          []string
@@ -294,9 +334,10 @@ func (m *cgroupMount) matches(controllers string) bool {
 	return true
 }
 
-// cgroupMounts lists the cgroup hierarchies mounted in our mount namespace.
-func cgroupMounts() ([]cgroupMount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+// cgroupMounts lists the cgroup hierarchies mounted in the mount namespace
+// whose mountinfo file is given.
+func cgroupMounts(mountinfo string) ([]cgroupMount, error) {
+	f, err := os.Open(mountinfo)
 	if err != nil {
 		return nil, err
 	}
@@ -333,21 +374,52 @@ var defaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
 }
 
+// deviceList is the default and the spec's device nodes, each path once
+// (the spec's entry wins), in order.
+func deviceList(spec *specs.Spec) []specs.LinuxDevice {
+	devs := map[string]int{}
+	var out []specs.LinuxDevice
+	for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), spec.Linux.Devices...) {
+		p := path.Clean(d.Path)
+		d.Path = p
+		if i, ok := devs[p]; ok {
+			out[i] = d
+			continue
+		}
+		devs[p] = len(out)
+		out = append(out, d)
+	}
+	return out
+}
+
+// devLink is a symlink in /dev: name -> target; replace removes what is
+// there first.
+type devLink struct {
+	target, name string
+	replace      bool
+}
+
+// devLinks are the standard /dev symlinks for spec.
+func devLinks(spec *specs.Spec) []devLink {
+	links := []devLink{{"/proc/self/fd", "fd", false}, {"/proc/self/fd/0", "stdin", false},
+		{"/proc/self/fd/1", "stdout", false}, {"/proc/self/fd/2", "stderr", false}}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, devLink{"/proc/kcore", "core", false})
+	}
+	for _, m := range spec.Mounts {
+		if path.Clean(m.Destination) == "/dev/pts" && m.Type == "devpts" {
+			links = append(links, devLink{"pts/ptmx", "ptmx", true})
+		}
+	}
+	return links
+}
+
 // createDevices makes the default and the spec's device nodes and the
 // standard /dev symlinks, all inside root.
 func createDevices(root int, spec *specs.Spec, userns bool) error {
-	devs := map[string]specs.LinuxDevice{}
-	var order []string
-	for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), spec.Linux.Devices...) {
-		p := path.Clean(d.Path)
-		if _, ok := devs[p]; !ok {
-			order = append(order, p)
-		}
-		devs[p] = d
-	}
-	for _, p := range order {
-		if err := createDevice(root, devs[p], userns); err != nil {
-			return fmt.Errorf("linux.devices %s: %w", p, err)
+	for _, d := range deviceList(spec) {
+		if err := createDevice(root, d, userns); err != nil {
+			return fmt.Errorf("linux.devices %s: %w", d.Path, err)
 		}
 	}
 	dev, err := mkdirAllInRoot(root, "/dev", false, false)
@@ -355,19 +427,12 @@ func createDevices(root int, spec *specs.Spec, userns bool) error {
 		return err
 	}
 	defer unix.Close(dev)
-	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
-	if _, err := os.Stat("/proc/kcore"); err == nil {
-		links = append(links, [2]string{"/proc/kcore", "core"})
-	}
-	for _, m := range spec.Mounts {
-		if path.Clean(m.Destination) == "/dev/pts" && m.Type == "devpts" {
-			unix.Unlinkat(dev, "ptmx", 0)
-			links = append(links, [2]string{"pts/ptmx", "ptmx"})
+	for _, l := range devLinks(spec) {
+		if l.replace {
+			unix.Unlinkat(dev, l.name, 0)
 		}
-	}
-	for _, l := range links {
-		if err := unix.Symlinkat(l[0], dev, l[1]); err != nil && err != unix.EEXIST {
-			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+		if err := unix.Symlinkat(l.target, dev, l.name); err != nil && err != unix.EEXIST {
+			return fmt.Errorf("symlink /dev/%s: %w", l.name, err)
 		}
 	}
 	return nil
@@ -556,9 +621,9 @@ func writeSysctls(sysctl map[string]string) error {
 	}
 	defer unix.Close(proc)
 	for k, v := range sysctl {
-		rel := "sys/" + strings.ReplaceAll(k, ".", "/")
-		if strings.Contains(k, "/") || strings.Contains(k, "..") {
-			return invalid("linux.sysctl %q is not a sysctl name", k)
+		rel, err := sysctlPath(k)
+		if err != nil {
+			return err
 		}
 		how := unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CLOEXEC | unix.O_TRUNC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
 		fd, err := unix.Openat2(proc, rel, &how)
@@ -572,4 +637,12 @@ func writeSysctls(sysctl map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// sysctlPath is the file of sysctl k under /proc.
+func sysctlPath(k string) (string, error) {
+	if strings.Contains(k, "/") || strings.Contains(k, "..") {
+		return "", invalid("linux.sysctl %q is not a sysctl name", k)
+	}
+	return "sys/" + strings.ReplaceAll(k, ".", "/"), nil
 }

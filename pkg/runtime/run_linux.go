@@ -189,6 +189,9 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 		return 0, notRunning(id, Stopped)
 	}
 	c.mode = "exec"
+	if cexecReason(p, r.initBinary) == "" {
+		c.mode = cinitMode
+	}
 	c.stdio = [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}
 	c.preserve = preserved(opts.PreserveFDs, opts.ExtraFiles)
 	if opts.ConsoleSocket != "" {
@@ -218,7 +221,16 @@ func (r *Runtime) Exec(id string, opts *ExecOptions) (int, error) {
 	if rec.Config.Linux != nil {
 		seccomp = rec.Config.Linux.Seccomp
 	}
-	if err := s.conn.send(&initConfig{ID: id, Process: p, Seccomp: seccomp}); err != nil {
+	if c.mode == cinitMode {
+		plan, err := buildExecPlan(p, seccomp, cinitFDs{fifo: -1, console: c.consoleFD, preserve: len(c.preserve)}, r.compileSeccomp)
+		if err == nil {
+			_, err = s.conn.f.Write(plan)
+		}
+		if err != nil {
+			s.kill()
+			return 0, err
+		}
+	} else if err := s.conn.send(&initConfig{ID: id, Process: p, Seccomp: seccomp}); err != nil {
 		s.kill()
 		return 0, err
 	}

@@ -15,7 +15,7 @@ import (
 
 // Environment variables the re-executed runtime reads before anything else.
 const (
-	envInit     = "_BERTH_INIT"     // "init" or "exec": run as container init / exec helper
+	envInit     = "_BERTH_INIT"     // "init", "cinit" or "exec": run as container init / exec helper
 	envSync     = "_BERTH_SYNC"     // fd of the sync socket
 	envNsenter  = "_BERTH_NSENTER"  // instructions for the nsenter constructor
 	envConsole  = "_BERTH_CONSOLE"  // fd of the console socket, if any
@@ -31,7 +31,7 @@ type nsJoin struct {
 
 // child describes a re-executed runtime process to start.
 type child struct {
-	mode       string // "init" or "exec"
+	mode       string // "init", "cinit" or "exec"
 	cloneflags uintptr
 	unshare    uintptr // created by nsenter after the joins
 	fork       bool    // nsenter forks so the child lands in a joined/new pid namespace
@@ -45,6 +45,9 @@ type child struct {
 	userMaps   [2][]syscall.SysProcIDMap // uid and gid maps mapUser writes for nsenter
 	console    *os.File
 	exe        string // binary to re-execute; "" for this one
+	fifoFD     int    // set by start: the number of fifo in the child
+	consoleFD  int    // set by start: the number of console in the child, or -1
+	idmapFDs   []int  // set by start: the numbers of idmaps in the child
 }
 
 // started is a child that runs, with the parent's end of its sync socket.
@@ -141,15 +144,21 @@ func (c *child) start() (*started, error) {
 		envPreserve + "=" + strconv.Itoa(len(c.preserve)),
 	}
 	if c.fifo != nil {
-		env = append(env, envFifo+"="+strconv.Itoa(add(c.fifo)))
+		c.fifoFD = add(c.fifo)
+		env = append(env, envFifo+"="+strconv.Itoa(c.fifoFD))
 	}
+	c.consoleFD = -1
 	if c.console != nil {
-		env = append(env, envConsole+"="+strconv.Itoa(add(c.console)))
+		c.consoleFD = add(c.console)
+		env = append(env, envConsole+"="+strconv.Itoa(c.consoleFD))
 	}
 	if len(c.idmaps) > 0 {
 		var fds []string
+		c.idmapFDs = nil
 		for _, f := range c.idmaps {
-			fds = append(fds, strconv.Itoa(add(f)))
+			n := add(f)
+			c.idmapFDs = append(c.idmapFDs, n)
+			fds = append(fds, strconv.Itoa(n))
 		}
 		env = append(env, envIDMapTrees+"="+strings.Join(fds, ","))
 	}

@@ -33,6 +33,9 @@ type record struct {
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	CgroupPath  string            `json:"cgroupPath,omitempty"`
+	// Init is the container init that set the container up: "c" (the
+	// nsenter constructor executing the runtime's plan) or "go".
+	Init string `json:"init,omitempty"`
 	// Config is the spec the container was created from; delete runs its
 	// poststop hooks and exec takes namespace and default settings from it.
 	Config *specs.Spec `json:"config"`

@@ -22,6 +22,8 @@ type syncMsg struct {
 	Type string `json:"type"`
 	Pid  int    `json:"pid,omitempty"`
 	Msg  string `json:"msg,omitempty"`
+	// Init, in msgReady, says which init is ready: "c" or "go".
+	Init string `json:"init,omitempty"`
 }
 
 type syncConn struct {

@@ -13,7 +13,9 @@ import (
 
 // tmpcopyup (podman --read-only) fills a writable tmpfs with the image's
 // files at the destination: files, modes, owners, symlinks and subdirectories.
-func TestTmpcopyup(t *testing.T) {
+func TestTmpcopyup(t *testing.T) { forEachInit(t, testTmpcopyup) }
+
+func testTmpcopyup(t *testing.T) {
 	rt := newRuntime(t)
 	spec := testSpec("sh", "-c", strings.Join([]string{
 		"cat /data/hello",
@@ -47,7 +49,9 @@ func TestTmpcopyup(t *testing.T) {
 	}
 }
 
-func TestTmpcopyupNeedsTmpfs(t *testing.T) {
+func TestTmpcopyupNeedsTmpfs(t *testing.T) { forEachInit(t, testTmpcopyupNeedsTmpfs) }
+
+func testTmpcopyupNeedsTmpfs(t *testing.T) {
 	rt := newRuntime(t)
 	spec := testSpec("true")
 	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "tmpcopyup"}})

@@ -48,6 +48,10 @@ func setPath(spec *specs.Spec, typ specs.LinuxNamespaceType, path string) {
 // A pod's container: it joins the pod's network namespace by path
 // and has a user namespace of its own (podman's pods with --userns).
 func TestJoinNamespacesWithNewUserNamespace(t *testing.T) {
+	forEachInit(t, testJoinNamespacesWithNewUserNamespace)
+}
+
+func testJoinNamespacesWithNewUserNamespace(t *testing.T) {
 	rt := newRuntime(t)
 	_, ownerPid := startContainer(t, rt, testSpec("sleep", "1000"), runtime.CreateOptions{})
 	nsOf := func(pid int, name string) string {
@@ -85,6 +89,10 @@ func TestJoinNamespacesWithNewUserNamespace(t *testing.T) {
 // Exec into such a container joins the host-owned network namespace and
 // the container's own user namespace.
 func TestExecWithJoinedNamespacesAndNewUserNamespace(t *testing.T) {
+	forEachInit(t, testExecWithJoinedNamespacesAndNewUserNamespace)
+}
+
+func testExecWithJoinedNamespacesAndNewUserNamespace(t *testing.T) {
 	rt := newRuntime(t)
 	_, ownerPid := startContainer(t, rt, testSpec("sleep", "1000"), runtime.CreateOptions{})
 	spec := testSpec("sleep", "1000")

@@ -16,6 +16,7 @@ package nsenter
 #include <malloc.h>
 extern void berth_nsenter(void);
 extern void berth_reap(void);
+extern void berth_cinit(void);
 void __attribute__((constructor)) berth_nsenter_init(void) {
 	// One malloc arena: with cgo every Go thread is a pthread, and the
 	// first malloc on each new thread (cgo's thread start does one) would
@@ -24,6 +25,7 @@ void __attribute__((constructor)) berth_nsenter_init(void) {
 	mallopt(M_ARENA_MAX, 1);
 	berth_reap(); // returns unless this is a container's reaper
 	berth_nsenter();
+	berth_cinit(); // returns unless this is a container init on the C path
 }
 */
 import "C"
