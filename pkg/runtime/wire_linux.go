@@ -21,7 +21,4 @@ func cgroupStats(cg cgroup) (any, error) { return cg.(cgroups.Manager).Stats() }
 func cgroupOOMs(cg cgroup) (uint64, error) { return cg.(cgroups.Manager).OOMKillCount() }
 
 // Seccomp filters are compiled and loaded by pkg/seccomp.
-var (
-	installSeccomp  = seccomp.Install
-	seccompFeatures = seccomp.Features
-)
+var seccompFeatures = seccomp.Features
