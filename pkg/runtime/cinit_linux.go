@@ -748,11 +748,11 @@ func planFinishRootfs(p *plan, spec *specs.Spec) {
 
 // planProcess follows prepareProcess.
 func planProcess(p *plan, proc *specs.Process) error {
+	if err := checkRlimits(proc.Rlimits); err != nil {
+		return err
+	}
 	for _, rl := range proc.Rlimits {
-		res, ok := rlimitNames[rl.Type]
-		if !ok {
-			return invalid("process.rlimits: unknown type %q", rl.Type)
-		}
+		res := rlimitNames[rl.Type]
 		p.step("process.rlimits %s (soft %d, hard %d)", rl.Type, rl.Soft, rl.Hard)
 		p.op(opRlimit)
 		p.num(uint64(res))
