@@ -27,22 +27,7 @@ func (k *kernel) nftTable6() *nftables.Table {
 
 // addSkeleton6 queues the ip6 table and its chains.
 func (k *kernel) addSkeleton6(c *nftables.Conn) (*nftables.Table, map[string]*nftables.Chain) {
-	t := c.AddTable(k.nftTable6())
-	accept := nftables.ChainPolicyAccept
-	chains := map[string]*nftables.Chain{
-		chainPrerouting: {Name: chainPrerouting, Table: t, Type: nftables.ChainTypeNAT,
-			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest},
-		chainOutput: {Name: chainOutput, Table: t, Type: nftables.ChainTypeNAT,
-			Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest},
-		chainPostrouting: {Name: chainPostrouting, Table: t, Type: nftables.ChainTypeNAT,
-			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource},
-		chainForward: {Name: chainForward, Table: t, Type: nftables.ChainTypeFilter,
-			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept},
-	}
-	for _, name := range []string{chainPrerouting, chainOutput, chainPostrouting, chainForward} {
-		c.AddChain(chains[name])
-	}
-	return t, chains
+	return addSkeletonOf(c, k.nftTable6())
 }
 
 // networkRules6 are a dual-stack network's IPv6 rules, by chain.
@@ -53,66 +38,15 @@ func networkRules6(n *Network, set *nftables.Set) map[string][][]expr.Any {
 	rules[chainPostrouting] = [][]expr.Any{concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchSaddr6(n.Subnet6), matchCtDNAT(true), masq())}
 	if !n.Internal {
 		rules[chainPostrouting] = append(rules[chainPostrouting], concat(matchSaddr6(n.Subnet6), matchIfname(expr.MetaKeyOIFNAME, br, false), masq()))
-		// Isolation, except for published ports (DNAT'd connections).
-		rules[chainForward] = [][]expr.Any{concat(
-			matchIfname(expr.MetaKeyIIFNAME, br, true),
-			[]expr.Any{
-				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-				&expr.Lookup{SourceRegister: 1, SetName: setBridges, SetID: set.ID},
-			},
-			matchIfname(expr.MetaKeyOIFNAME, br, false), matchCtDNAT(false), drop())}
-	} else {
-		rules[chainForward] = [][]expr.Any{
-			concat(matchIfname(expr.MetaKeyIIFNAME, br, true), matchIfname(expr.MetaKeyOIFNAME, br, false), drop()),
-			concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchIfname(expr.MetaKeyIIFNAME, br, false), drop()),
-		}
 	}
+	rules[chainForward] = forwardRules(n, set)
 	return rules
 }
 
 // ensureNetworkRules6 installs a dual-stack network's IPv6 rules unless
 // they are all there already.
 func (k *kernel) ensureNetworkRules6(n *Network) error {
-	tag := networkTag(n)
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	t, chains := k.addSkeleton6(c)
-	set, err := k.addBridgeSet(c, t)
-	if err != nil {
-		return err
-	}
-	if err := c.SetAddElements(set, []nftables.SetElement{{Key: ifnameKey(n.Bridge)}}); err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	want := networkRules6(n, set)
-	complete := true
-	var stale []*nftables.Rule
-	for _, chain := range []string{chainPostrouting, chainForward} {
-		rules, err := k.taggedRulesOf(c, t, chain, tag)
-		if err != nil {
-			return err
-		}
-		stale = append(stale, rules...)
-		complete = complete && len(rules) == len(want[chain])
-	}
-	if !complete {
-		for _, r := range stale {
-			if err := c.DelRule(r); err != nil {
-				return fmt.Errorf("nftables: %w", err)
-			}
-		}
-		for chain, list := range want {
-			for _, exprs := range list {
-				c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: comment(tag)})
-			}
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("installing the IPv6 nftables rules of network %s in table ip6 %s: %w", n.Name, k.table, err)
-	}
-	return nil
+	return k.ensureRules(n, k.addSkeleton6, networkRules6, chainPostrouting, chainForward)
 }
 
 // removeNetwork6 deletes a network's IPv6 rules and its bridge from the

@@ -43,9 +43,14 @@ func (k *kernel) nftTable() *nftables.Table {
 	return &nftables.Table{Family: nftables.TableFamilyIPv4, Name: k.table}
 }
 
-// addSkeleton queues the table and chains; adding what exists is a no-op.
+// addSkeleton queues the ip table and its chains; adding what exists is a no-op.
 func (k *kernel) addSkeleton(c *nftables.Conn) (*nftables.Table, map[string]*nftables.Chain) {
-	t := c.AddTable(k.nftTable())
+	return addSkeletonOf(c, k.nftTable())
+}
+
+// addSkeletonOf queues table t (ip or ip6: the same chains in both) and its chains.
+func addSkeletonOf(c *nftables.Conn, table *nftables.Table) (*nftables.Table, map[string]*nftables.Chain) {
+	t := c.AddTable(table)
 	accept := nftables.ChainPolicyAccept
 	chains := map[string]*nftables.Chain{
 		chainPrerouting: {Name: chainPrerouting, Table: t, Type: nftables.ChainTypeNAT,
@@ -94,33 +99,50 @@ func networkRules(n *Network, set *nftables.Set) map[string][][]expr.Any {
 	// oifname BR ip saddr SUBNET ct status dnat masquerade.
 	rules[chainPostrouting] = append(rules[chainPostrouting],
 		concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchSaddr(n.Subnet), matchCtDNAT(true), masq()))
-	if !n.Internal {
-		// Isolation, except for published ports (DNAT'd connections):
-		// iifname BR oifname @bridges oifname != BR ct status & dnat == 0 drop.
-		rules[chainForward] = [][]expr.Any{concat(
-			matchIfname(expr.MetaKeyIIFNAME, br, true),
-			[]expr.Any{
-				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-				&expr.Lookup{SourceRegister: 1, SetName: setBridges, SetID: set.ID},
-			},
-			matchIfname(expr.MetaKeyOIFNAME, br, false), matchCtDNAT(false), drop())}
-	} else {
-		rules[chainForward] = [][]expr.Any{
+	rules[chainForward] = forwardRules(n, set)
+	return rules
+}
+
+// forwardRules isolate n's bridge (the same in the ip and ip6 tables): a
+// network reaches no other berth bridge except through published ports
+// (iifname BR oifname @bridges oifname != BR ct status & dnat == 0 drop); an
+// internal network reaches nothing beyond its bridge.
+func forwardRules(n *Network, set *nftables.Set) [][]expr.Any {
+	br := n.Bridge
+	if n.Internal {
+		return [][]expr.Any{
 			concat(matchIfname(expr.MetaKeyIIFNAME, br, true), matchIfname(expr.MetaKeyOIFNAME, br, false), drop()),
 			concat(matchIfname(expr.MetaKeyOIFNAME, br, true), matchIfname(expr.MetaKeyIIFNAME, br, false), drop()),
 		}
 	}
-	return rules
+	return [][]expr.Any{concat(
+		matchIfname(expr.MetaKeyIIFNAME, br, true),
+		[]expr.Any{
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+			&expr.Lookup{SourceRegister: 1, SetName: setBridges, SetID: set.ID},
+		},
+		matchIfname(expr.MetaKeyOIFNAME, br, false), matchCtDNAT(false), drop())}
 }
 
 // ensureNetworkRules installs n's rules unless they are all there already.
 func (k *kernel) ensureNetworkRules(n *Network) error {
+	return k.ensureRules(n, k.addSkeleton, networkRules, chainPrerouting, chainOutput, chainPostrouting, chainForward)
+}
+
+// ensureRules installs the rules rulesOf gives for n in the table skeleton
+// makes (ip or ip6), replacing n's tagged rules in the chains named unless
+// each already holds as many as wanted. The skeleton and n's bridge in the
+// bridges set are sent either way: cheap, and they may have been flushed
+// by hand.
+func (k *kernel) ensureRules(n *Network,
+	skeleton func(*nftables.Conn) (*nftables.Table, map[string]*nftables.Chain),
+	rulesOf func(*Network, *nftables.Set) map[string][][]expr.Any, names ...string) error {
 	tag := networkTag(n)
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	t, chains := k.addSkeleton(c)
+	t, chains := skeleton(c)
 	set, err := k.addBridgeSet(c, t)
 	if err != nil {
 		return err
@@ -128,37 +150,35 @@ func (k *kernel) ensureNetworkRules(n *Network) error {
 	if err := c.SetAddElements(set, []nftables.SetElement{{Key: ifnameKey(n.Bridge)}}); err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	want := networkRules(n, set)
+	want := rulesOf(n, set)
 	complete := true
 	var stale []*nftables.Rule
-	for _, chain := range []string{chainPrerouting, chainOutput, chainPostrouting, chainForward} {
-		rules, err := k.taggedRules(c, chain, tag)
+	for _, chain := range names {
+		rules, err := k.taggedRulesOf(c, t, chain, tag)
 		if err != nil {
 			return err
 		}
 		stale = append(stale, rules...)
 		complete = complete && len(rules) == len(want[chain])
 	}
-	if complete {
-		// Still send the skeleton and the set element: cheap, and they may
-		// have been flushed by hand.
-		if err := c.Flush(); err != nil {
-			return fmt.Errorf("installing nftables table %s: %w", k.table, err)
+	if !complete {
+		for _, r := range stale {
+			if err := c.DelRule(r); err != nil {
+				return fmt.Errorf("nftables: %w", err)
+			}
 		}
-		return nil
-	}
-	for _, r := range stale {
-		if err := c.DelRule(r); err != nil {
-			return fmt.Errorf("nftables: %w", err)
-		}
-	}
-	for chain, list := range want {
-		for _, exprs := range list {
-			c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: comment(tag)})
+		for chain, list := range want {
+			for _, exprs := range list {
+				c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: comment(tag)})
+			}
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("installing nftables rules of network %s in table %s: %w", n.Name, k.table, err)
+		family := "ip"
+		if t.Family == nftables.TableFamilyIPv6 {
+			family = "ip6"
+		}
+		return fmt.Errorf("installing nftables rules of network %s in table %s %s: %w", n.Name, family, k.table, err)
 	}
 	return nil
 }
