@@ -536,18 +536,7 @@ func planDevices(p *plan, spec *specs.Spec, userns bool) {
 			continue
 		}
 		dir, base := path.Split(path.Clean(d.Path))
-		mode := uint32(0o666)
-		if d.FileMode != nil {
-			mode = uint32(*d.FileMode & 0o7777)
-		}
-		switch d.Type {
-		case "c", "u":
-			mode |= unix.S_IFCHR
-		case "b":
-			mode |= unix.S_IFBLK
-		case "p":
-			mode |= unix.S_IFIFO
-		}
+		mode := deviceMode(d)
 		var uid, gid uint64
 		if d.UID != nil {
 			uid = uint64(*d.UID)

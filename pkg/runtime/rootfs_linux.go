@@ -459,18 +459,7 @@ func createDevice(root int, d specs.LinuxDevice, userns bool) error {
 		defer unix.Close(t)
 		return unix.Mount(fdPath(host), fdPath(t), "", unix.MS_BIND, "")
 	}
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(*d.FileMode & 0o7777)
-	}
-	switch d.Type {
-	case "c", "u":
-		mode |= unix.S_IFCHR
-	case "b":
-		mode |= unix.S_IFBLK
-	case "p":
-		mode |= unix.S_IFIFO
-	}
+	mode := deviceMode(d)
 	if err := unix.Unlinkat(dfd, base, 0); err != nil && err != unix.ENOENT {
 		return err
 	}
@@ -645,4 +634,22 @@ func sysctlPath(k string) (string, error) {
 		return "", invalid("linux.sysctl %q is not a sysctl name", k)
 	}
 	return "sys/" + strings.ReplaceAll(k, ".", "/"), nil
+}
+
+// deviceMode is the st_mode of device d's node: its type and permissions
+// (0666 when the spec gives none).
+func deviceMode(d specs.LinuxDevice) uint32 {
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(*d.FileMode & 0o7777)
+	}
+	switch d.Type {
+	case "c", "u":
+		mode |= unix.S_IFCHR
+	case "b":
+		mode |= unix.S_IFBLK
+	case "p":
+		mode |= unix.S_IFIFO
+	}
+	return mode
 }
