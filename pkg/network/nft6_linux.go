@@ -139,52 +139,13 @@ func (k *kernel) addPortRules6(n *Network, ep *endpoint) error {
 	if len(ports) == 0 {
 		return nil
 	}
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	t, chains := k.addSkeleton6(c)
-	tag := comment(containerTag(n, ep.ContainerID))
-	for _, p := range ports {
-		exprs := portDNAT6(p, ep.IP6)
-		for _, chain := range []string{chainPrerouting, chainOutput} {
-			c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: tag})
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("publishing ports in nftables table ip6 %s: %w", k.table, err)
-	}
-	return nil
+	return k.addDNATRules(k.addSkeleton6, containerTag(n, ep.ContainerID), ports,
+		func(p PortMapping) []expr.Any { return portDNAT6(p, ep.IP6) })
 }
 
 // deletePortRules6 removes ep's IPv6 published-port rules.
 func (k *kernel) deletePortRules6(n *Network, ep *endpoint) error {
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	t := k.nftTable6()
-	tag := containerTag(n, ep.ContainerID)
-	count := 0
-	for _, chain := range []string{chainPrerouting, chainOutput} {
-		rules, err := k.taggedRulesOf(c, t, chain, tag)
-		if err != nil {
-			return err
-		}
-		for _, r := range rules {
-			if err := c.DelRule(r); err != nil {
-				return fmt.Errorf("nftables: %w", err)
-			}
-			count++
-		}
-	}
-	if count == 0 {
-		return nil
-	}
-	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("deleting nftables rules %q from table ip6 %s: %w", tag, k.table, err)
-	}
-	return nil
+	return k.deleteRulesIn(k.nftTable6(), containerTag(n, ep.ContainerID), chainPrerouting, chainOutput)
 }
 
 // portDNAT6 is "fib daddr type local meta l4proto P th dport HOST dnat ip6

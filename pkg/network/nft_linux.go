@@ -129,6 +129,14 @@ func (k *kernel) ensureNetworkRules(n *Network) error {
 	return k.ensureRules(n, k.addSkeleton, networkRules, chainPrerouting, chainOutput, chainPostrouting, chainForward)
 }
 
+// familyName is the nft name of t's family.
+func familyName(t *nftables.Table) string {
+	if t.Family == nftables.TableFamilyIPv6 {
+		return "ip6"
+	}
+	return "ip"
+}
+
 // ensureRules installs the rules rulesOf gives for n in the table skeleton
 // makes (ip or ip6), replacing n's tagged rules in the chains named unless
 // each already holds as many as wanted. The skeleton and n's bridge in the
@@ -174,11 +182,7 @@ func (k *kernel) ensureRules(n *Network,
 		}
 	}
 	if err := c.Flush(); err != nil {
-		family := "ip"
-		if t.Family == nftables.TableFamilyIPv6 {
-			family = "ip6"
-		}
-		return fmt.Errorf("installing nftables rules of network %s in table %s %s: %w", n.Name, family, k.table, err)
+		return fmt.Errorf("installing nftables rules of network %s in table %s %s: %w", n.Name, familyName(t), k.table, err)
 	}
 	return nil
 }
@@ -188,20 +192,27 @@ func (k *kernel) addPortRules(n *Network, ep *endpoint) error {
 	if len(ep.Ports) == 0 {
 		return nil
 	}
+	return k.addDNATRules(k.addSkeleton, containerTag(n, ep.ContainerID), ep.Ports,
+		func(p PortMapping) []expr.Any { return portDNAT(p, ep.IP) })
+}
+
+// addDNATRules adds one rule per port, made by dnat, to the prerouting and
+// output chains of the table skeleton makes (ip or ip6), tagged tag.
+func (k *kernel) addDNATRules(skeleton func(*nftables.Conn) (*nftables.Table, map[string]*nftables.Chain),
+	tag string, ports []PortMapping, dnat func(PortMapping) []expr.Any) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	t, chains := k.addSkeleton(c)
-	tag := comment(containerTag(n, ep.ContainerID))
-	for _, p := range ep.Ports {
-		exprs := portDNAT(p, ep.IP)
+	t, chains := skeleton(c)
+	for _, p := range ports {
+		exprs := dnat(p)
 		for _, chain := range []string{chainPrerouting, chainOutput} {
-			c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: tag})
+			c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: exprs, UserData: comment(tag)})
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("publishing ports in nftables table %s: %w", k.table, err)
+		return fmt.Errorf("publishing ports in nftables table %s %s: %w", familyName(t), k.table, err)
 	}
 	return nil
 }
@@ -209,23 +220,24 @@ func (k *kernel) addPortRules(n *Network, ep *endpoint) error {
 // deletePortRules removes ep's published-port rules, which live only in
 // the two DNAT chains: two dumps and one batch.
 func (k *kernel) deletePortRules(n *Network, ep *endpoint) error {
-	return k.deleteRulesIn(containerTag(n, ep.ContainerID), chainPrerouting, chainOutput)
+	return k.deleteRulesIn(k.nftTable(), containerTag(n, ep.ContainerID), chainPrerouting, chainOutput)
 }
 
 // deleteRules removes every rule tagged tag from berth's chains.
 func (k *kernel) deleteRules(tag string) error {
-	return k.deleteRulesIn(tag, chainPrerouting, chainOutput, chainPostrouting, chainForward)
+	return k.deleteRulesIn(k.nftTable(), tag, chainPrerouting, chainOutput, chainPostrouting, chainForward)
 }
 
-// deleteRulesIn removes every rule tagged tag from the chains named.
-func (k *kernel) deleteRulesIn(tag string, chains ...string) error {
+// deleteRulesIn removes every rule tagged tag from the chains named of
+// table t; rules (or a table) gone meanwhile are not an error.
+func (k *kernel) deleteRulesIn(t *nftables.Table, tag string, chains ...string) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	n := 0
 	for _, chain := range chains {
-		rules, err := k.taggedRules(c, chain, tag)
+		rules, err := k.taggedRulesOf(c, t, chain, tag)
 		if err != nil {
 			return err
 		}
@@ -239,19 +251,14 @@ func (k *kernel) deleteRulesIn(tag string, chains ...string) error {
 	if n == 0 {
 		return nil
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("deleting nftables rules %q from table %s: %w", tag, k.table, err)
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("deleting nftables rules %q from table %s %s: %w", tag, familyName(t), k.table, err)
 	}
 	return nil
 }
 
-// taggedRules lists the rules of chain carrying tag; a missing table or
-// chain has none.
-func (k *kernel) taggedRules(c *nftables.Conn, chain, tag string) ([]*nftables.Rule, error) {
-	return k.taggedRulesOf(c, k.nftTable(), chain, tag)
-}
-
-// taggedRulesOf lists the rules of chain of table t carrying tag.
+// taggedRulesOf lists the rules of chain of table t carrying tag; a
+// missing table or chain has none.
 func (k *kernel) taggedRulesOf(c *nftables.Conn, t *nftables.Table, chain, tag string) ([]*nftables.Rule, error) {
 	rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
 	if err != nil {
