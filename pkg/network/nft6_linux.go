@@ -6,7 +6,6 @@ import (
 	"net/netip"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -140,31 +139,10 @@ func (k *kernel) addPortRules6(n *Network, ep *endpoint) error {
 		return nil
 	}
 	return k.addDNATRules(k.addSkeleton6, containerTag(n, ep.ContainerID), ports,
-		func(p PortMapping) []expr.Any { return portDNAT6(p, ep.IP6) })
+		func(p PortMapping) []expr.Any { return portDNAT(p, ep.IP6) })
 }
 
 // deletePortRules6 removes ep's IPv6 published-port rules.
 func (k *kernel) deletePortRules6(n *Network, ep *endpoint) error {
 	return k.deleteRulesIn(k.nftTable6(), containerTag(n, ep.ContainerID), chainPrerouting, chainOutput)
-}
-
-// portDNAT6 is "fib daddr type local meta l4proto P th dport HOST dnat ip6
-// to [IP6]:CTR".
-func portDNAT6(p PortMapping, ip6 netip.Addr) []expr.Any {
-	proto := byte(unix.IPPROTO_TCP)
-	if p.Protocol == "udp" {
-		proto = unix.IPPROTO_UDP
-	}
-	to := ip6.As16()
-	return []expr.Any{
-		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.HostPort)},
-		&expr.Immediate{Register: 1, Data: to[:]},
-		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(p.ContainerPort)},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV6, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-	}
 }

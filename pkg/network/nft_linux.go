@@ -344,7 +344,9 @@ func masq() []expr.Any { return []expr.Any{&expr.Masq{}} }
 func drop() []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
 
 // portDNAT is "[ip daddr HOSTIP | fib daddr type local] meta l4proto PROTO
-// th dport HOSTPORT dnat to IP:CONTAINERPORT".
+// th dport HOSTPORT dnat to IP:CONTAINERPORT", in the ip table for an IPv4
+// ip and in the ip6 table for an IPv6 one (which only gets ports bound to
+// every host address: see addPortRules6).
 func portDNAT(p PortMapping, ip netip.Addr) []expr.Any {
 	var out []expr.Any
 	if p.HostIP.IsValid() {
@@ -361,15 +363,18 @@ func portDNAT(p PortMapping, ip netip.Addr) []expr.Any {
 	if p.Protocol == "udp" {
 		proto = unix.IPPROTO_UDP
 	}
-	to := ip.As4()
+	family := byte(unix.NFPROTO_IPV4)
+	if ip.Is6() {
+		family = unix.NFPROTO_IPV6
+	}
 	out = append(out,
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.HostPort)},
-		&expr.Immediate{Register: 1, Data: to[:]},
+		&expr.Immediate{Register: 1, Data: ip.AsSlice()},
 		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(p.ContainerPort)},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: uint32(family), RegAddrMin: 1, RegProtoMin: 2, Specified: true},
 	)
 	return out
 }
