@@ -14,12 +14,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth/berth/pkg/netns"
 	"github.com/berth/berth/pkg/network"
 )
 
@@ -61,7 +61,7 @@ func run(rounds int, detach bool) error {
 		}
 		id := fmt.Sprintf("netpart%057d", i)
 		t0 := time.Now()
-		if err := newNetNS(ns); err != nil {
+		if err := netns.New(ns); err != nil {
 			return fmt.Errorf("netns: %w", err)
 		}
 		t1 := time.Now()
@@ -95,23 +95,4 @@ func run(rounds int, detach bool) error {
 func med(d []time.Duration) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2].Round(10 * time.Microsecond)
-}
-
-// newNetNS makes a network namespace pinned at path, as the engine does.
-func newNetNS(path string) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		errc <- unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, "")
-	}()
-	return <-errc
 }

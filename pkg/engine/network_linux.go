@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth/berth/pkg/errdefs"
+	"github.com/berth/berth/pkg/netns"
 )
 
 // setupNetwork gives the container its network: nothing for host, a new
@@ -23,7 +23,7 @@ import (
 // container's namespace for container:ID, and for bridge networks a
 // namespace berth creates and pins, attached by the network manager. It
 // writes the container's /etc files too.
-func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, hostNet bool, err error) {
+func (e *Engine) setupNetwork(ctx context.Context, c *Container) (nsPath string, hostNet bool, err error) {
 	mode := c.HostConfig.NetworkMode
 	if id, ok := strings.CutPrefix(mode, "container:"); ok {
 		return e.joinNetwork(ctx, c, id)
@@ -46,20 +46,20 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, 
 	defer func() {
 		slog.Debug("network set up", "container", c.ID, "network", mode, "took", time.Since(start), "err", err)
 	}()
-	netns = filepath.Join(e.store.runDir(c.ID), "netns")
-	unix.Unmount(netns, unix.MNT_DETACH)
-	os.Remove(netns)
-	if err := newNetNS(netns); err != nil {
+	nsPath = filepath.Join(e.store.runDir(c.ID), "netns")
+	unix.Unmount(nsPath, unix.MNT_DETACH)
+	os.Remove(nsPath)
+	if err := netns.New(nsPath); err != nil {
 		return "", false, fmt.Errorf("creating network namespace: %w", err)
 	}
 	names := append([]string{mode}, c.ExtraNetworks...)
 	atts := make([]*Attachment, len(names))
 	for i, name := range names {
-		if atts[i], err = e.attachOne(ctx, c, name, netns, i == 0); err != nil {
+		if atts[i], err = e.attachOne(ctx, c, name, nsPath, i == 0); err != nil {
 			return "", false, err
 		}
 	}
-	if err := e.recordNetworks(c, netns, names, atts); err != nil {
+	if err := e.recordNetworks(c, nsPath, names, atts); err != nil {
 		return "", false, err
 	}
 	if len(c.HostConfig.Links) > 0 {
@@ -86,7 +86,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (netns string, 
 		}
 		resolv = b.String()
 	}
-	return netns, false, e.finishEtcFiles(c, resolv, primary.Gateway)
+	return nsPath, false, e.finishEtcFiles(c, resolv, primary.Gateway)
 }
 
 // finishEtcFiles writes what --dns..., --add-host add to the /etc files:
@@ -487,32 +487,6 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 	}
 	unix.Unmount(netns, unix.MNT_DETACH)
 	os.Remove(netns)
-}
-
-// newNetNS creates a network namespace and pins it by a bind mount at path.
-func newNetNS(path string) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is never unlocked: it ends with the goroutine, so
-		// nothing else runs in the new namespace.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		errc <- unix.Mount(src, path, "", unix.MS_BIND, "")
-	}()
-	if err := <-errc; err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
 }
 
 // emitDisconnect records docker's disconnect event of c from network name.
