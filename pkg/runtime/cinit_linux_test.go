@@ -237,12 +237,15 @@ func TestJoinedMountNamespace(t *testing.T) {
 		defer holder.Wait()
 		defer holder.Process.Kill()
 		ns := "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/mnt"
-		// unshare has made the namespace once the link differs from ours.
+		// unshare has made the namespace and set its propagation once it
+		// has become sleep.
 		deadline := time.Now().Add(10 * time.Second)
+		comm := "/proc/" + strconv.Itoa(holder.Process.Pid) + "/comm"
 		for {
 			a, _ := os.Readlink(ns)
 			b, _ := os.Readlink("/proc/self/ns/mnt")
-			if a != "" && a != b {
+			c, _ := os.ReadFile(comm)
+			if a != "" && a != b && strings.TrimSpace(string(c)) == "sleep" {
 				break
 			}
 			if time.Now().After(deadline) {
