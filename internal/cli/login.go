@@ -128,8 +128,7 @@ func promptLogin(tty *os.File, out io.Writer, key, username, password string, as
 		}
 	}
 	if password == "" {
-		fmt.Fprint(out, "Password: ")
-		b, err := term.ReadPassword(int(tty.Fd()))
+		b, err := readPassword(tty, out, "Password: ")
 		fmt.Fprintln(out)
 		if err != nil {
 			return "", "", fmt.Errorf("reading the password: %w", err)
